@@ -1,0 +1,54 @@
+# metanode: build, test, lint, benchmarks and fuzzing.
+GO          ?= go
+BIN         := bin/metanode
+STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
+STATICCHECK_VERSION := v0.8.2
+FUZZTIME    ?= 3s
+LONG_FUZZTIME ?= 2m
+# Every fuzz target as package:Name.
+FUZZ_TARGETS := ./events:FuzzParseRecord ./events:FuzzDecodeEvent ./events:FuzzMessageBodies
+
+.PHONY: build test unit fuzz-quick bench lint fuzz devnet clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/metanode
+
+# The test command of the README: unit and integration tests, then every
+# fuzz target for a few seconds.
+test: unit fuzz-quick
+
+unit:
+	$(GO) test -count=1 ./...
+
+fuzz-quick:
+	@for target in $(FUZZ_TARGETS); do \
+		pkg=$${target%%:*}; name=$${target##*:}; \
+		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
+		$(GO) test $$pkg -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) >/dev/null || exit 1; \
+	done
+
+fuzz:
+	@for target in $(FUZZ_TARGETS); do \
+		pkg=$${target%%:*}; name=$${target##*:}; \
+		echo "fuzz $$pkg $$name ($(LONG_FUZZTIME))"; \
+		$(GO) test $$pkg -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(LONG_FUZZTIME) || exit 1; \
+	done
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchtime=1x ./...
+	$(GO) run ./cmd/metanode bench log --json
+	$(GO) run ./cmd/metanode bench replay --json
+
+$(STATICCHECK):
+	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+lint: $(STATICCHECK)
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+
+devnet:
+	$(GO) run ./cmd/metanode devnet
+
+clean:
+	rm -rf bin

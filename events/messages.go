@@ -1,0 +1,112 @@
+package events
+
+// Protocol messages (PROTOCOL.md section 1). On the wire each travels as a
+// Signed envelope: the sender signs "metanode/v1/" + Type || Body with its
+// Ed25519 identity key. The log keeps the Signed envelope exactly as
+// received, so every log is self-verifying evidence; the typed body is
+// decoded from Signed.Body when a projection needs it.
+
+// Message types, which are also the gossip topic names.
+const (
+	TypePing         = "ping"
+	TypeProposal     = "proposal"
+	TypeSigningSet   = "signing-set"
+	TypeChecksum     = "checksum"
+	TypeKeygenCommit = "keygen"
+	TypeKVEntry      = "kv"
+	TypeTSS          = "tss"
+)
+
+// Signed is a protocol message as it travelled: the exact body bytes its
+// sender signed and the signature over them.
+type Signed struct {
+	Type string `msgpack:"y"`
+	From PeerID `msgpack:"f"`
+	Body []byte `msgpack:"b"`
+	Sig  []byte `msgpack:"s"`
+}
+
+// NodeState is what a node announces in its pings.
+type NodeState uint8
+
+// Node states, PROTOCOL.md section 2.
+const (
+	StateIdle NodeState = iota
+	StateKeygen
+	StateSigning
+	StateCooldown
+	StateRegroup
+)
+
+func (s NodeState) String() string {
+	switch s {
+	case StateIdle:
+		return "idle"
+	case StateKeygen:
+		return "keygen"
+	case StateSigning:
+		return "signing"
+	case StateCooldown:
+		return "cooldown"
+	case StateRegroup:
+		return "regroup"
+	}
+	return "unknown"
+}
+
+// Ping is the continuous liveness and stake announcement (every 3 s).
+type Ping struct {
+	PeerID   PeerID    `msgpack:"p"`
+	Seq      uint64    `msgpack:"q"`
+	Time     Time      `msgpack:"t"`
+	State    NodeState `msgpack:"s"`
+	StakeTx  string    `msgpack:"x"`
+	TSSProof []byte    `msgpack:"r"`
+	KeyID    Hash      `msgpack:"k"`
+}
+
+// Proposal is phase 1 of a signing round.
+type Proposal struct {
+	Round     int64    `msgpack:"r"`
+	M0        Hash     `msgpack:"m0"`
+	M1        Hash     `msgpack:"m1"`
+	Transfers []string `msgpack:"tr"` // sorted transfer ids
+	TSSProof  []byte   `msgpack:"p"`
+}
+
+// SigningSet is phase 2: the peers whose proposal matched the sender's doc.
+type SigningSet struct {
+	Round   int64    `msgpack:"r"`
+	M0      Hash     `msgpack:"m0"`
+	Members []PeerID `msgpack:"mb"` // sorted, sender included
+}
+
+// Checksum is phase 3: H(r || m0 || set ids) from a threshold set member.
+type Checksum struct {
+	Round int64 `msgpack:"r"`
+	Sum   Hash  `msgpack:"c"`
+}
+
+// KeygenCommit opens a keygen or regroup attempt: H(epoch || committee ids).
+type KeygenCommit struct {
+	Epoch   int64 `msgpack:"e"`
+	Regroup bool  `msgpack:"g"`
+	Sum     Hash  `msgpack:"c"`
+}
+
+// KVEntry is a swap intent in the unconfirmed K/V store, keyed by the exact
+// deposit amount and protected by an argon2id proof of work.
+type KVEntry struct {
+	Amount uint64 `msgpack:"a"`
+	Intent []byte `msgpack:"i"`
+	Nonce  []byte `msgpack:"n"`
+}
+
+// TSSMessage carries one tss-lib message of one session. Point-to-point
+// payloads are encrypted to their single recipient.
+type TSSMessage struct {
+	Session   Hash     `msgpack:"n"`
+	To        []PeerID `msgpack:"to"` // empty for broadcast
+	Broadcast bool     `msgpack:"b"`
+	Payload   []byte   `msgpack:"p"`
+}

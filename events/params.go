@@ -1,0 +1,97 @@
+package events
+
+import (
+	"fmt"
+	"time"
+)
+
+// Params are a node's protocol parameters. They are the body of the genesis
+// event, the first event of every log, so a replay needs nothing else.
+// Every duration of PROTOCOL.md is here; a devnet shrinks them.
+type Params struct {
+	Network string `msgpack:"net"`
+	NodeID  PeerID `msgpack:"id"`
+
+	CommitteeSize int `msgpack:"n"` // n: key share holders
+	Threshold     int `msgpack:"t"` // t: a signature needs t+1 shares
+
+	PingInterval time.Duration `msgpack:"pi"`
+	PeerExpiry   time.Duration `msgpack:"pe"`
+	MaxClockSkew time.Duration `msgpack:"sk"`
+
+	MinStake     uint64        `msgpack:"ms"`
+	MinStakeAge  time.Duration `msgpack:"ma"`
+	StakeRecheck time.Duration `msgpack:"sr"`
+
+	SigningEpoch    time.Duration `msgpack:"se"`
+	ProposalPhase   time.Duration `msgpack:"p1"` // proposals until this offset
+	SigningSetPhase time.Duration `msgpack:"p2"` // signing sets until this offset
+	CheckPhase      time.Duration `msgpack:"p4"` // checksums until this offset
+	SigningDeadline time.Duration `msgpack:"sd"`
+
+	KeygenEpoch     time.Duration `msgpack:"ke"`
+	KeygenUntil     Time          `msgpack:"ku"`
+	RegroupInterval time.Duration `msgpack:"ri"` // regroup at multiples of this since the unix epoch (00:00 UTC daily)
+
+	Confirmations uint32        `msgpack:"cf"`
+	RefundAfter   time.Duration `msgpack:"rf"`
+
+	BlockEquivocation time.Duration `msgpack:"be"`
+	BlockCulprit      time.Duration `msgpack:"bc"`
+	BlockOutlier      time.Duration `msgpack:"bo"`
+	BlockTimeout      time.Duration `msgpack:"bt"`
+}
+
+// DefaultParams are PROTOCOL.md's defaults for a committee of n with
+// threshold t. Network, NodeID and KeygenUntil are the caller's.
+func DefaultParams(n, t int) Params {
+	return Params{
+		Network:           "metanode",
+		CommitteeSize:     n,
+		Threshold:         t,
+		PingInterval:      3 * time.Second,
+		PeerExpiry:        10 * time.Second,
+		MaxClockSkew:      10 * time.Second,
+		MinStake:          1,
+		MinStakeAge:       72 * time.Hour,
+		StakeRecheck:      60 * time.Second,
+		SigningEpoch:      time.Minute,
+		ProposalPhase:     10 * time.Second,
+		SigningSetPhase:   20 * time.Second,
+		CheckPhase:        30 * time.Second,
+		SigningDeadline:   55 * time.Second,
+		KeygenEpoch:       5 * time.Minute,
+		RegroupInterval:   24 * time.Hour,
+		Confirmations:     1,
+		RefundAfter:       24 * time.Hour,
+		BlockEquivocation: 72 * time.Hour,
+		BlockCulprit:      72 * time.Hour,
+		BlockOutlier:      time.Hour,
+		BlockTimeout:      10 * time.Minute,
+	}
+}
+
+// Validate reports the first parameter that cannot work, as one line.
+func (p Params) Validate() error {
+	var first error
+	check := func(ok bool, format string, args ...any) {
+		if !ok && first == nil {
+			first = fmt.Errorf("params: "+format, args...)
+		}
+	}
+	check(p.Network != "", "network name is empty")
+	check(p.CommitteeSize >= 2, "committee size n=%d: need at least 2", p.CommitteeSize)
+	check(p.Threshold >= 1 && p.Threshold < p.CommitteeSize, "threshold t=%d: need 1 <= t < n=%d", p.Threshold, p.CommitteeSize)
+	check(p.PingInterval > 0, "ping interval %v: must be positive", p.PingInterval)
+	check(p.PeerExpiry > p.PingInterval, "peer expiry %v: must exceed the ping interval %v", p.PeerExpiry, p.PingInterval)
+	check(p.MaxClockSkew > 0, "clock skew %v: must be positive", p.MaxClockSkew)
+	check(p.StakeRecheck > 0, "stake recheck %v: must be positive", p.StakeRecheck)
+	check(p.MinStakeAge >= 0, "min stake age %v: must not be negative", p.MinStakeAge)
+	check(0 < p.ProposalPhase && p.ProposalPhase < p.SigningSetPhase && p.SigningSetPhase < p.CheckPhase &&
+		p.CheckPhase < p.SigningDeadline && p.SigningDeadline <= p.SigningEpoch,
+		"signing phases %v < %v < %v < %v <= epoch %v: must increase", p.ProposalPhase, p.SigningSetPhase, p.CheckPhase, p.SigningDeadline, p.SigningEpoch)
+	check(p.KeygenEpoch > 0, "keygen epoch %v: must be positive", p.KeygenEpoch)
+	check(p.RegroupInterval > 0, "regroup interval %v: must be positive", p.RegroupInterval)
+	check(p.BlockEquivocation > 0 && p.BlockCulprit > 0 && p.BlockOutlier > 0 && p.BlockTimeout > 0, "block durations must be positive")
+	return first
+}

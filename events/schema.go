@@ -1,0 +1,33 @@
+package events
+
+import "encoding/binary"
+
+// The on-disk layout of a log directory, in one place.
+//
+//	DIR/events.db                    bbolt file
+//	  bucket "meta"
+//	    "format"  -> "metanode-events"     marks the file as ours
+//	    "version" -> uint32 big endian     StoreVersion
+//	  bucket "events"
+//	    seq (uint64 big endian) -> record  see record.go
+//
+// Seqs start at 1 and have no gaps; big-endian keys make bbolt's key order
+// the seq order, so a cursor walks the log in order.
+const (
+	// FileName is the event log's file inside a log directory.
+	FileName = "events.db"
+	// StoreVersion is the layout version written to the meta bucket.
+	StoreVersion = 1
+	formatMarker = "metanode-events"
+)
+
+var (
+	bucketMeta   = []byte("meta")
+	bucketEvents = []byte("events")
+	keyFormat    = []byte("format")
+	keyVersion   = []byte("version")
+)
+
+func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
+
+func appendSeqKey(dst []byte, seq uint64) []byte { return binary.BigEndian.AppendUint64(dst, seq) }
