@@ -51,6 +51,9 @@ var decoderPool = sync.Pool{New: func() any {
 // Unmarshal decodes data into v, which must be a pointer. Trailing bytes
 // after the value are an error: a body is exactly one value.
 func Unmarshal(data []byte, v any) error {
+	if err := checkBounds(data); err != nil {
+		return fmt.Errorf("decode %T: %w", v, err)
+	}
 	d := decoderPool.Get().(*decoder)
 	defer decoderPool.Put(d)
 	d.r.Reset(data)
