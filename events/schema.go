@@ -30,4 +30,5 @@ var (
 
 func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
 
-func appendSeqKey(dst []byte, seq uint64) []byte { return binary.BigEndian.AppendUint64(dst, seq) }
+// AppendSeqKey appends the bbolt key of seq to dst.
+func AppendSeqKey(dst []byte, seq uint64) []byte { return binary.BigEndian.AppendUint64(dst, seq) }

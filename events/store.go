@@ -316,7 +316,7 @@ func (s *Store) commit(batch []*appendRequest, count int, keys, records []byte) 
 			for i, body := range req.bodies {
 				seq++
 				k := len(keys)
-				keys = appendSeqKey(keys, seq)
+				keys = AppendSeqKey(keys, seq)
 				r := len(records)
 				records = AppendRecord(records, seq, req.kinds[i], body)
 				if err := bucket.Put(keys[k:len(keys):len(keys)], records[r:len(records):len(records)]); err != nil {
