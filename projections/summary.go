@@ -10,13 +10,14 @@ import (
 // Summary is the log at a glance: how many events of each kind, the last
 // clock tick, and which peers have sent us messages.
 type Summary struct {
-	Network  string
-	NodeID   events.PeerID
-	Events   uint64
-	LastSeq  uint64
-	LastTick events.Time
-	perKind  []uint64 // indexed by kind
-	peers    map[events.PeerID]struct{}
+	Network   string
+	NodeID    events.PeerID
+	Events    uint64
+	LastSeq   uint64
+	FirstTick events.Time
+	LastTick  events.Time
+	perKind   []uint64 // indexed by kind
+	peers     map[events.PeerID]struct{}
 }
 
 // NewSummary returns an empty summary.
@@ -37,6 +38,9 @@ func (s *Summary) Apply(seq uint64, ev events.Event) {
 	case *events.Genesis:
 		s.Network, s.NodeID = e.Params.Network, e.Params.NodeID
 	case *events.Tick:
+		if s.FirstTick == 0 {
+			s.FirstTick = e.Time
+		}
 		s.LastTick = e.Time
 	case *events.MessageSent:
 		// our own messages: not a peer seen
@@ -77,20 +81,21 @@ func (s *Summary) Peers() []events.PeerID {
 
 // summaryState is the canonical encoding of a Summary.
 type summaryState struct {
-	Network  string          `msgpack:"net"`
-	NodeID   events.PeerID   `msgpack:"id"`
-	Events   uint64          `msgpack:"n"`
-	LastSeq  uint64          `msgpack:"seq"`
-	LastTick events.Time     `msgpack:"t"`
-	PerKind  []KindCount     `msgpack:"k"`
-	Peers    []events.PeerID `msgpack:"p"`
+	Network   string          `msgpack:"net"`
+	NodeID    events.PeerID   `msgpack:"id"`
+	Events    uint64          `msgpack:"n"`
+	LastSeq   uint64          `msgpack:"seq"`
+	FirstTick events.Time     `msgpack:"t0"`
+	LastTick  events.Time     `msgpack:"t"`
+	PerKind   []KindCount     `msgpack:"k"`
+	Peers     []events.PeerID `msgpack:"p"`
 }
 
 // AppendState implements Projection.
 func (s *Summary) AppendState(dst []byte) []byte {
 	out, err := events.Marshal(dst, &summaryState{
 		Network: s.Network, NodeID: s.NodeID, Events: s.Events, LastSeq: s.LastSeq,
-		LastTick: s.LastTick, PerKind: s.PerKind(), Peers: s.Peers(),
+		FirstTick: s.FirstTick, LastTick: s.LastTick, PerKind: s.PerKind(), Peers: s.Peers(),
 	})
 	if err != nil {
 		// Only a type the codec cannot encode fails, which is a bug here.

@@ -1,0 +1,78 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/metanode/metanode/bench"
+)
+
+func benchCommand() *cli.Command {
+	dirFlag := &cli.StringFlag{Name: "dir", Usage: "scratch directory (default: a new temporary one, removed after)", EnvVars: envName("bench-dir")}
+	return &cli.Command{
+		Name:  "bench",
+		Usage: "measure a hot path beside its reference, in one run on this machine",
+		Subcommands: []*cli.Command{
+			{
+				Name:  "log",
+				Usage: "durable appends from concurrent writers vs raw bbolt writes of the same bytes and batch size",
+				Flags: []cli.Flag{jsonFlag(), dirFlag,
+					&cli.IntFlag{Name: "events", Value: 200_000, Usage: "events to append", EnvVars: envName("bench-events")},
+					&cli.IntFlag{Name: "appenders", Value: 256, Usage: "concurrent appending goroutines", EnvVars: envName("bench-appenders")},
+				},
+				Action: func(c *cli.Context) error {
+					return withScratch(c, func(dir string) (any, error) {
+						res, err := bench.Log(dir, c.Int("events"), c.Int("appenders"))
+						if err == nil && !c.Bool("json") {
+							fmt.Fprintf(c.App.Writer, "append  %.0f events/s (p50 %.2f ms, p99 %.2f ms, %.1f events/commit)\nraw     %.0f events/s (bbolt, same bytes and batch size)\nratio   %.2f   goal: >= %.0f events/s, p99 <= %.0f ms\n",
+								res.EventsPerSec, res.P50AppendMs, res.P99AppendMs, res.MeanBatch, res.LimitEventsPerSec, res.Ratio, res.GoalEventsPerSec, res.GoalP99AppendMs)
+						}
+						return res, err
+					})
+				},
+			},
+			{
+				Name:  "replay",
+				Usage: "replay of a ping log on one core vs bare msgpack decoding of the same events",
+				Flags: []cli.Flag{jsonFlag(), dirFlag,
+					&cli.IntFlag{Name: "events", Value: 1_000_000, Usage: "events in the log", EnvVars: envName("bench-events")},
+					&cli.IntFlag{Name: "rounds", Value: 3, Usage: "measurements per side; the best counts", EnvVars: envName("bench-rounds")},
+				},
+				Action: func(c *cli.Context) error {
+					return withScratch(c, func(dir string) (any, error) {
+						res, err := bench.Replay(dir, c.Int("events"), c.Int("rounds"))
+						if err == nil && !c.Bool("json") {
+							fmt.Fprintf(c.App.Writer, "replay  %.0f events/s (one core)\nbare    %.0f events/s (msgpack decoding from memory)\nratio   %.2f   goal: >= %.0f events/s and ratio >= %.2f\n",
+								res.EventsPerSec, res.LimitEventsPerSec, res.Ratio, res.GoalEventsPerSec, res.GoalRatio)
+						}
+						return res, err
+					})
+				},
+			},
+		},
+	}
+}
+
+// withScratch runs a benchmark in --dir or a temporary directory, and
+// prints its result as JSON when asked.
+func withScratch(c *cli.Context, run func(dir string) (any, error)) error {
+	dir := c.String("dir")
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "metanode-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
+	}
+	res, err := run(dir)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	if c.Bool("json") {
+		return jsonLine(c.App.Writer, res)
+	}
+	return nil
+}

@@ -1,0 +1,150 @@
+package cli_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/metanode/metanode/cli"
+	"github.com/metanode/metanode/events"
+	"github.com/metanode/metanode/events/eventstest"
+)
+
+func run(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	app := cli.NewApp()
+	var out bytes.Buffer
+	app.Writer, app.ErrWriter = &out, &out
+	err := app.Run(append([]string{"metanode"}, args...))
+	return out.String(), err
+}
+
+func writeLog(t *testing.T) (string, []events.Event) {
+	t.Helper()
+	dir := t.TempDir()
+	s, err := events.Open(dir, events.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := append(eventstest.Samples(), eventstest.Pings(3000, 7)...)
+	if _, err := s.Append(evs...); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir, evs
+}
+
+func TestLogVerify(t *testing.T) {
+	dir, evs := writeLog(t)
+	out, err := run(t, "log", "verify", "--log", dir)
+	if err != nil || !strings.HasPrefix(out, "ok: ") {
+		t.Fatalf("intact log: %q, %v", out, err)
+	}
+
+	data, _ := os.ReadFile(filepath.Join(dir, events.FileName))
+	body, _ := events.EncodeEvent(nil, evs[2000])
+	at := bytes.Index(data, events.AppendRecord(nil, 2001, evs[2000].Kind(), body))
+	if at < 0 {
+		t.Fatal("record not found")
+	}
+
+	flipped := t.TempDir()
+	damaged := bytes.Clone(data)
+	damaged[at+40] ^= 0x01
+	os.WriteFile(filepath.Join(flipped, events.FileName), damaged, 0o600)
+	_, err = run(t, "log", "verify", "--log", flipped)
+	if err == nil || !strings.Contains(err.Error(), "seq 2001") || !strings.Contains(err.Error(), "checksum mismatch") {
+		t.Fatalf("flipped byte: err = %v, want a checksum mismatch at seq 2001", err)
+	}
+
+	truncated := t.TempDir()
+	os.WriteFile(filepath.Join(truncated, events.FileName), data[:at+40], 0o600)
+	_, err = run(t, "log", "verify", "--log", truncated)
+	if err == nil || !strings.Contains(err.Error(), "truncated") {
+		t.Fatalf("truncated file: err = %v", err)
+	}
+
+	out, err = run(t, "log", "verify", "--json", "--log", flipped)
+	var report struct {
+		OK    bool   `json:"ok"`
+		Fault string `json:"fault"`
+	}
+	if jerr := json.Unmarshal([]byte(out), &report); jerr != nil || err == nil || report.OK || report.Fault == "" {
+		t.Fatalf("verify --json on damage: %q, %v", out, err)
+	}
+}
+
+func TestReplayCommand(t *testing.T) {
+	dir, _ := writeLog(t)
+	replayJSON := func(args ...string) (out struct {
+		Events    uint64 `json:"events"`
+		StateHash string `json:"state_hash"`
+	}) {
+		t.Helper()
+		text, err := run(t, append([]string{"replay", "--json", "--log", dir}, args...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal([]byte(text), &out); err != nil {
+			t.Fatalf("%v in %q", err, text)
+		}
+		return out
+	}
+	full, again := replayJSON(), replayJSON()
+	if full.StateHash == "" || full != again {
+		t.Fatalf("replays differ: %+v %+v", full, again)
+	}
+	if bySeq := replayJSON("--until", "100"); bySeq.Events != 100 || bySeq.StateHash == full.StateHash {
+		t.Fatalf("--until 100: %+v", bySeq)
+	}
+	if byTime := replayJSON("--until", "2026-01-01T00:00:30Z"); byTime.Events == 0 || byTime.Events >= full.Events {
+		t.Fatalf("--until time: %+v", byTime)
+	}
+	if _, err := run(t, "replay", "--log", dir, "--until", "soon"); err == nil || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("bad --until: %v", err)
+	}
+}
+
+func TestEnvironmentMirrorsFlags(t *testing.T) {
+	dir, _ := writeLog(t)
+	t.Setenv("METANODE_LOG", dir)
+	t.Setenv("METANODE_TAIL_N", "3")
+	out, err := run(t, "log", "tail")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Count(out, "\n"); lines != 3 {
+		t.Fatalf("tail with METANODE_TAIL_N=3 printed %d lines:\n%s", lines, out)
+	}
+}
+
+func TestStatsAndTail(t *testing.T) {
+	dir, evs := writeLog(t)
+	out, err := run(t, "log", "stats", "--json", "--log", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stats struct {
+		Events    uint64 `json:"events"`
+		PeersSeen int    `json:"peers_seen"`
+		Network   string `json:"network"`
+	}
+	if err := json.Unmarshal([]byte(out), &stats); err != nil {
+		t.Fatal(err)
+	}
+	if stats.Events != uint64(len(evs)) || stats.PeersSeen == 0 || stats.Network != "testnet" {
+		t.Fatalf("stats %+v", stats)
+	}
+	out, err = run(t, "log", "tail", "-n", "2", "--log", dir)
+	if err != nil || strings.Count(out, "\n") != 2 || !strings.Contains(out, "ping") {
+		t.Fatalf("tail: %q %v", out, err)
+	}
+	if _, err := run(t, "log", "stats", "--log", t.TempDir()); err == nil || !strings.Contains(err.Error(), "no event log") {
+		t.Fatalf("stats of an empty dir: %v", err)
+	}
+}
