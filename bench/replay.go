@@ -61,7 +61,7 @@ func Replay(dir string, count, rounds int) (ReplayResult, error) {
 	for range max(1, rounds) {
 		runtime.GC()
 		start := time.Now()
-		out, err := replay.Run(store, projections.NewSummary(), replay.Until{})
+		out, err := replay.Run(store, projections.NewState(), replay.Until{})
 		if err != nil {
 			return res, err
 		}

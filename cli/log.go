@@ -65,8 +65,9 @@ func logStats(c *cli.Context) error {
 		return err
 	}
 	defer store.Close()
-	summary := projections.NewSummary()
-	res, err := replay.Run(store, summary, replay.Until{})
+	state := projections.NewState()
+	summary := state.Summary
+	res, err := replay.Run(store, state, replay.Until{})
 	if err != nil {
 		return err
 	}

@@ -65,8 +65,9 @@ func runReplay(c *cli.Context) error {
 		return err
 	}
 	defer store.Close()
-	summary := projections.NewSummary()
-	res, err := replay.Run(store, summary, until)
+	state := projections.NewState()
+	summary := state.Summary
+	res, err := replay.Run(store, state, until)
 	if err != nil {
 		return err
 	}

@@ -21,3 +21,21 @@ type Projection interface {
 func StateHash(p Projection) events.Hash {
 	return sha512.Sum512_256(p.AppendState(nil))
 }
+
+// Set folds every event through several projections, in order.
+type Set []Projection
+
+// Apply implements Projection.
+func (s Set) Apply(seq uint64, ev events.Event) {
+	for _, p := range s {
+		p.Apply(seq, ev)
+	}
+}
+
+// AppendState implements Projection: the members' states in order.
+func (s Set) AppendState(dst []byte) []byte {
+	for _, p := range s {
+		dst = p.AppendState(dst)
+	}
+	return dst
+}
