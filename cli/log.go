@@ -121,15 +121,11 @@ func logTail(c *cli.Context) error {
 	return store.ForEach(from, last, func(seq uint64, ev events.Event) error {
 		line := tailLine{Seq: seq, Kind: ev.Kind().String(), Summary: describe(ev)}
 		if c.Bool("json") {
-			return printJSONLine(c, line)
+			return jsonLine(c.App.Writer, line)
 		}
 		_, err := fmt.Fprintf(c.App.Writer, "%8d  %-22s  %s\n", line.Seq, line.Kind, line.Summary)
 		return err
 	})
-}
-
-func printJSONLine(c *cli.Context, v any) error {
-	return jsonLine(c.App.Writer, v)
 }
 
 type verifyOutput struct {
