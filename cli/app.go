@@ -24,6 +24,7 @@ func NewApp() *cli.App {
 			devnetCommand(),
 			logCommand(),
 			replayCommand(),
+			queryCommand(),
 			benchCommand(),
 		},
 		EnableBashCompletion: true,

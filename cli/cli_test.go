@@ -148,3 +148,40 @@ func TestStatsAndTail(t *testing.T) {
 		t.Fatalf("stats of an empty dir: %v", err)
 	}
 }
+
+func TestQueryPeers(t *testing.T) {
+	dir := t.TempDir()
+	s, err := events.Open(dir, events.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The samples hold a tick, a good ping from peer 1, and a stake answer
+	// for it: confirmed 100 h ago, bound to peer 1.
+	if _, err := s.Append(eventstest.Samples()...); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	out, err := run(t, "query", "peers", "--json", "--log", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table struct {
+		Peers []struct {
+			Peer      string `json:"peer"`
+			Listed    bool   `json:"listed"`
+			Seniority int    `json:"seniority"`
+			Stake     string `json:"stake"`
+		} `json:"peers"`
+	}
+	if err := json.Unmarshal([]byte(out), &table); err != nil {
+		t.Fatal(err)
+	}
+	if len(table.Peers) != 1 || !table.Peers[0].Listed || table.Peers[0].Seniority != 1 || table.Peers[0].Stake != "ok" {
+		t.Fatalf("peer table %+v", table.Peers)
+	}
+	// As of seq 3 the stake answer has not arrived yet.
+	out, err = run(t, "query", "peers", "--log", dir, "--until", "3")
+	if err != nil || !strings.Contains(out, "stake not checked yet") || !strings.Contains(out, "0 in the peer list") {
+		t.Fatalf("query peers --until 3:\n%s %v", out, err)
+	}
+}

@@ -77,6 +77,12 @@ func EncodeEvent(dst []byte, ev Event) ([]byte, error) {
 
 // DecodeEvent decodes the body of an event of kind k.
 func DecodeEvent(k Kind, body []byte) (Event, error) {
+	if k == KindPingReceived { // most of every log
+		var e PingReceived
+		if decodeCanonicalPingReceived(body, &e) {
+			return &e, nil
+		}
+	}
 	ev, err := newEvent(k)
 	if err != nil {
 		return nil, err

@@ -29,7 +29,7 @@ func (o *OwnPings) Apply(_ uint64, ev events.Event) {
 			return
 		}
 		var ping events.Ping
-		if events.Unmarshal(e.Msg.Body, &ping) == nil {
+		if events.DecodePing(e.Msg.Body, &ping) == nil {
 			o.lastSeq, o.lastAt = ping.Seq, ping.Time
 		}
 	}

@@ -8,14 +8,15 @@ import "github.com/metanode/metanode/events"
 type State struct {
 	Summary  *Summary
 	OwnPings *OwnPings
+	Peers    *Peers
 }
 
 // NewState returns the state of an empty log.
 func NewState() *State {
-	return &State{Summary: NewSummary(), OwnPings: &OwnPings{}}
+	return &State{Summary: NewSummary(), OwnPings: &OwnPings{}, Peers: NewPeers()}
 }
 
-func (s *State) projections() Set { return Set{s.Summary, s.OwnPings} }
+func (s *State) projections() Set { return Set{s.Summary, s.OwnPings, s.Peers} }
 
 // Apply implements Projection.
 func (s *State) Apply(seq uint64, ev events.Event) { s.projections().Apply(seq, ev) }

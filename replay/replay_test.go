@@ -34,7 +34,7 @@ func run(t *testing.T, dir string, until replay.Until) replay.Result {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	res, err := replay.Run(s, projections.NewSummary(), until)
+	res, err := replay.Run(s, projections.NewState(), until)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,105 @@
+package cli
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/metanode/metanode/events"
+	"github.com/metanode/metanode/projections"
+	"github.com/metanode/metanode/replay"
+)
+
+func queryCommand() *cli.Command {
+	untilFlag := &cli.StringFlag{Name: "until", Usage: "as of this `SEQ|TIME` (default: the end of the log)", EnvVars: envName("until")}
+	return &cli.Command{
+		Name:  "query",
+		Usage: "read the state a log folds to",
+		Subcommands: []*cli.Command{
+			{
+				Name:   "peers",
+				Usage:  "the peer table: every peer seen, its last ping, its stake, and whether it is in the peer list",
+				Flags:  []cli.Flag{logDirFlag(), jsonFlag(), untilFlag},
+				Action: queryPeers,
+			},
+		},
+	}
+}
+
+// foldLog replays the log in --log up to --until into a fresh state.
+func foldLog(c *cli.Context) (*projections.State, replay.Result, error) {
+	until, err := parseUntil(c.String("until"))
+	if err != nil {
+		return nil, replay.Result{}, err
+	}
+	store, err := openReadOnly(c)
+	if err != nil {
+		return nil, replay.Result{}, err
+	}
+	defer store.Close()
+	state := projections.NewState()
+	res, err := replay.Run(store, state, until)
+	return state, res, err
+}
+
+type peerRow struct {
+	Peer      string `json:"peer"`
+	Listed    bool   `json:"listed"`
+	Seniority int    `json:"seniority,omitempty"` // 1 = most senior
+	LastSeq   uint64 `json:"last_seq"`
+	LastPing  string `json:"last_ping,omitempty"`
+	State     string `json:"state"`
+	StakeTx   string `json:"stake_tx"`
+	Stake     string `json:"stake"` // "ok" or why it does not count
+	Rejected  uint64 `json:"rejected_pings"`
+	LastCheck string `json:"last_ping_verdict"`
+}
+
+func queryPeers(c *cli.Context) error {
+	state, res, err := foldLog(c)
+	if err != nil {
+		return err
+	}
+	peers := state.Peers
+	rank := map[events.PeerID]int{}
+	for i, ps := range peers.List(nil) {
+		rank[ps.ID] = i + 1
+	}
+	var rows []peerRow
+	for _, ps := range peers.All() {
+		row := peerRow{
+			Peer: fmt.Sprintf("%x", ps.ID), Listed: rank[ps.ID] > 0, Seniority: rank[ps.ID],
+			LastSeq: ps.LastSeq, State: ps.State.String(), StakeTx: ps.StakeTx,
+			Stake: "ok", Rejected: ps.Rejected, LastCheck: ps.LastCheck.String(),
+		}
+		if ps.LastPing != 0 {
+			row.LastPing = ps.LastPing.String()
+		}
+		if problem := peers.StakeProblem(ps); problem != "" {
+			row.Stake = problem
+		}
+		if !peers.Live(ps) && row.Stake == "ok" {
+			row.Stake = "ok (peer expired)"
+		}
+		rows = append(rows, row)
+	}
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, map[string]any{"as_of_seq": res.LastSeq, "peers": rows})
+	}
+	w := c.App.Writer
+	fmt.Fprintf(w, "peer table as of seq %d: %d peers seen, %d in the peer list\n", res.LastSeq, len(rows), len(rank))
+	for _, r := range rows {
+		listed := "  -"
+		if r.Listed {
+			listed = fmt.Sprintf("%3d", r.Seniority)
+		}
+		last := r.LastPing
+		if t, err := time.Parse(time.RFC3339Nano, last); err == nil {
+			last = t.Format("2006-01-02 15:04:05")
+		}
+		fmt.Fprintf(w, "%s  %s  seq %-6d %-9s last ping %-19s  stake %s  (%d pings rejected, last: %s)\n",
+			listed, short(r.Peer[max(0, len(r.Peer)-12):]), r.LastSeq, r.State, last, r.Stake, r.Rejected, r.LastCheck)
+	}
+	return nil
+}

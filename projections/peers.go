@@ -1,0 +1,277 @@
+package projections
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+
+	"github.com/metanode/metanode/events"
+)
+
+// PingVerdict is what the peer table made of one received ping.
+type PingVerdict uint8
+
+// Ping verdicts. Every rejected ping stays in the log as evidence; the
+// verdict only says why it did not count.
+const (
+	PingAccepted    PingVerdict = iota
+	PingUndecodable             // the body is not a ping
+	PingWrongSender             // the body names another peer than the signer
+	PingReplayed                // seq not above the last accepted seq
+	PingClockSkew               // time too far from our clock
+	PingNoClock                 // no tick yet: nothing to compare the time with
+	pingVerdictCount
+)
+
+var pingVerdictNames = [pingVerdictCount]string{
+	"accepted", "undecodable", "wrong sender", "replayed seq", "clock skew", "no clock yet",
+}
+
+func (v PingVerdict) String() string {
+	if v < pingVerdictCount {
+		return pingVerdictNames[v]
+	}
+	return "unknown"
+}
+
+// Stake is the last stake-chain answer about one peer's stake tx.
+type Stake struct {
+	Tx          string        `msgpack:"x"`
+	CheckedAt   events.Time   `msgpack:"c"` // tick time of the answer
+	Found       bool          `msgpack:"f"`
+	Confirmed   bool          `msgpack:"k"`
+	ConfirmedAt events.Time   `msgpack:"t"`
+	Amount      uint64        `msgpack:"a"`
+	BoundPeer   events.PeerID `msgpack:"b"`
+	Spent       bool          `msgpack:"s"`
+	Error       string        `msgpack:"e"`
+}
+
+// PeerState is everything the table knows of one peer.
+type PeerState struct {
+	ID        events.PeerID    `msgpack:"id"`
+	LastSeq   uint64           `msgpack:"q"`
+	LastPing  events.Time      `msgpack:"p"` // our tick time when its last accepted ping arrived
+	State     events.NodeState `msgpack:"s"`
+	StakeTx   string           `msgpack:"x"` // as announced in its last accepted ping
+	KeyID     events.Hash      `msgpack:"k"`
+	TSSProof  []byte           `msgpack:"r"`
+	Stake     Stake            `msgpack:"st"` // the last answer about StakeTx; zero if none
+	Moved     bool             `msgpack:"m"`  // a stake of this peer was seen spent
+	Rejected  uint64           `msgpack:"rj"` // pings that did not count
+	LastCheck PingVerdict      `msgpack:"v"`  // verdict on its last ping
+}
+
+// Peers is the peer table of PROTOCOL.md section 2: who pings, with what
+// stake, and in which seniority order.
+type Peers struct {
+	params events.Params
+	now    events.Time
+	peers  map[events.PeerID]*PeerState
+	// verdicts counts pings per verdict, for metrics and audit.
+	verdicts [pingVerdictCount]uint64
+}
+
+// NewPeers returns an empty peer table.
+func NewPeers() *Peers {
+	return &Peers{peers: make(map[events.PeerID]*PeerState)}
+}
+
+// Apply implements Projection.
+func (p *Peers) Apply(_ uint64, ev events.Event) {
+	switch e := ev.(type) {
+	case *events.Genesis:
+		p.params = e.Params
+	case *events.Tick:
+		p.now = e.Time
+	case *events.PingReceived:
+		p.applyPing(&e.Msg)
+	case *events.StakeChecked:
+		p.applyStake(e)
+	}
+}
+
+func (p *Peers) peer(id events.PeerID) *PeerState {
+	ps, ok := p.peers[id]
+	if !ok {
+		ps = &PeerState{ID: id}
+		p.peers[id] = ps
+	}
+	return ps
+}
+
+// CheckPing judges a ping against the table without changing it.
+func (p *Peers) CheckPing(m *events.Signed) (events.Ping, PingVerdict) {
+	var ping events.Ping
+	if err := events.DecodePing(m.Body, &ping); err != nil {
+		return ping, PingUndecodable
+	}
+	if ping.PeerID != m.From {
+		return ping, PingWrongSender
+	}
+	if ps, ok := p.peers[m.From]; ok && ping.Seq <= ps.LastSeq {
+		return ping, PingReplayed
+	}
+	if p.now == 0 {
+		return ping, PingNoClock
+	}
+	if skew := ping.Time.Sub(p.now); skew > p.params.MaxClockSkew || -skew > p.params.MaxClockSkew {
+		return ping, PingClockSkew
+	}
+	return ping, PingAccepted
+}
+
+func (p *Peers) applyPing(m *events.Signed) {
+	ping, verdict := p.CheckPing(m)
+	p.verdicts[verdict]++
+	if verdict == PingUndecodable {
+		return // not even a peer id to file it under
+	}
+	ps := p.peer(m.From)
+	ps.LastCheck = verdict
+	if verdict != PingAccepted {
+		ps.Rejected++
+		return
+	}
+	ps.LastSeq, ps.LastPing, ps.State, ps.KeyID, ps.TSSProof = ping.Seq, p.now, ping.State, ping.KeyID, ping.TSSProof
+	if ping.StakeTx != ps.StakeTx {
+		// A new stake tx: judge it afresh, seniority follows the new stake.
+		ps.StakeTx, ps.Stake = ping.StakeTx, Stake{}
+	}
+}
+
+func (p *Peers) applyStake(e *events.StakeChecked) {
+	ps, ok := p.peers[e.Peer]
+	if !ok || e.StakeTx != ps.StakeTx {
+		return // an answer about a stake the peer no longer announces
+	}
+	ps.Stake = Stake{
+		Tx: e.StakeTx, CheckedAt: p.now, Found: e.Found, Confirmed: e.Confirmed, ConfirmedAt: e.ConfirmedAt,
+		Amount: e.Amount, BoundPeer: e.BoundPeer, Spent: e.Spent, Error: e.Error,
+	}
+	if e.Spent {
+		ps.Moved = true
+	}
+}
+
+// StakeProblem says why a peer's stake does not count now, or "" if it does.
+func (p *Peers) StakeProblem(ps *PeerState) string {
+	s := ps.Stake
+	switch {
+	case ps.StakeTx == "":
+		return "no stake announced"
+	case s.CheckedAt == 0:
+		return "stake not checked yet"
+	case s.Error != "":
+		return "stake chain error: " + s.Error
+	case !s.Found:
+		return "stake tx not found"
+	case !s.Confirmed:
+		return "stake tx unconfirmed"
+	case s.Spent:
+		return "stake moved"
+	case s.Amount < p.params.MinStake:
+		return fmt.Sprintf("stake %d below the minimum %d", s.Amount, p.params.MinStake)
+	case s.BoundPeer != ps.ID:
+		return "stake bound to another peer id"
+	case p.now.Sub(s.ConfirmedAt) < p.params.MinStakeAge:
+		return fmt.Sprintf("stake too young: confirmed %v ago, needs %v", p.now.Sub(s.ConfirmedAt), p.params.MinStakeAge)
+	}
+	return ""
+}
+
+// Live reports whether a peer's last accepted ping is within peer_expiry.
+func (p *Peers) Live(ps *PeerState) bool {
+	return ps.LastPing != 0 && p.now.Sub(ps.LastPing) <= p.params.PeerExpiry
+}
+
+// List is the peer list now, most senior first: peers pinging within
+// peer_expiry whose stake counts, excluding blocked ones. Seniority is the
+// stake's confirmation time, ties broken by peer id bytes.
+func (p *Peers) List(blocked func(events.PeerID) bool) []*PeerState {
+	var list []*PeerState
+	for _, ps := range p.peers {
+		if p.Live(ps) && p.StakeProblem(ps) == "" && (blocked == nil || !blocked(ps.ID)) {
+			list = append(list, ps)
+		}
+	}
+	slices.SortFunc(list, seniority)
+	return list
+}
+
+func seniority(a, b *PeerState) int {
+	if c := cmp.Compare(a.Stake.ConfirmedAt, b.Stake.ConfirmedAt); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.ID, b.ID)
+}
+
+// All returns every peer ever seen, sorted by id.
+func (p *Peers) All() []*PeerState {
+	all := make([]*PeerState, 0, len(p.peers))
+	for _, ps := range p.peers {
+		all = append(all, ps)
+	}
+	slices.SortFunc(all, func(a, b *PeerState) int { return cmp.Compare(a.ID, b.ID) })
+	return all
+}
+
+// Get returns a peer's state.
+func (p *Peers) Get(id events.PeerID) (*PeerState, bool) {
+	ps, ok := p.peers[id]
+	return ps, ok
+}
+
+// Verdicts counts pings by verdict.
+func (p *Peers) Verdicts() map[PingVerdict]uint64 {
+	out := make(map[PingVerdict]uint64)
+	for v, n := range p.verdicts {
+		if n > 0 {
+			out[PingVerdict(v)] = n
+		}
+	}
+	return out
+}
+
+// StakeCheck is the duty to ask the stake chain about a peer's stake tx.
+type StakeCheck struct {
+	Peer    events.PeerID
+	StakeTx string
+}
+
+// StakeChecksDue lists the stake checks due now: for every live peer whose
+// announced stake tx has no answer yet, or an answer older than
+// stake_recheck. Sorted by peer id.
+func (p *Peers) StakeChecksDue() []StakeCheck {
+	var due []StakeCheck
+	for _, ps := range p.All() {
+		if ps.StakeTx == "" || !p.Live(ps) {
+			continue
+		}
+		if ps.Stake.CheckedAt == 0 || p.now.Sub(ps.Stake.CheckedAt) >= p.params.StakeRecheck {
+			due = append(due, StakeCheck{Peer: ps.ID, StakeTx: ps.StakeTx})
+		}
+	}
+	return due
+}
+
+type peersState struct {
+	Now      events.Time     `msgpack:"t"`
+	Peers    []*PeerState    `msgpack:"p"`
+	Verdicts []uint64        `msgpack:"v"`
+	List     []events.PeerID `msgpack:"l"`
+}
+
+// AppendState implements Projection.
+func (p *Peers) AppendState(dst []byte) []byte {
+	list := p.List(nil)
+	ids := make([]events.PeerID, len(list))
+	for i, ps := range list {
+		ids[i] = ps.ID
+	}
+	out, err := events.Marshal(dst, &peersState{Now: p.now, Peers: p.All(), Verdicts: p.verdicts[:], List: ids})
+	if err != nil {
+		panic(fmt.Sprintf("encode peers state: %v", err))
+	}
+	return out
+}
