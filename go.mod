@@ -3,6 +3,7 @@ module github.com/metanode/metanode
 go 1.26.8
 
 require (
+	github.com/btcsuite/btcd/btcec/v2 v2.3.5
 	github.com/libp2p/go-libp2p v0.51.0
 	github.com/urfave/cli/v2 v2.27.7
 	github.com/vmihailenco/msgpack/v5 v5.4.1

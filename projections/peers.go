@@ -1,11 +1,13 @@
 package projections
 
 import (
+	"bytes"
 	"cmp"
 	"fmt"
 	"slices"
 
 	"github.com/metanode/metanode/events"
+	"github.com/metanode/metanode/tss"
 )
 
 // PingVerdict is what the peer table made of one received ping.
@@ -20,11 +22,12 @@ const (
 	PingReplayed                // seq not above the last accepted seq
 	PingClockSkew               // time too far from our clock
 	PingNoClock                 // no tick yet: nothing to compare the time with
+	PingBadProof                // a committee member's share proof does not verify
 	pingVerdictCount
 )
 
 var pingVerdictNames = [pingVerdictCount]string{
-	"accepted", "undecodable", "wrong sender", "replayed seq", "clock skew", "no clock yet",
+	"accepted", "undecodable", "wrong sender", "replayed seq", "clock skew", "no clock yet", "bad share proof",
 }
 
 func (v PingVerdict) String() string {
@@ -60,21 +63,32 @@ type PeerState struct {
 	Moved     bool             `msgpack:"m"`  // a stake of this peer was seen spent
 	Rejected  uint64           `msgpack:"rj"` // pings that did not count
 	LastCheck PingVerdict      `msgpack:"v"`  // verdict on its last ping
+	// ProvedShare: its last ping proved its share of the current key.
+	ProvedShare bool `msgpack:"ps"`
+	// provenProof and provenBucket remember the last proof verified, so a
+	// peer's identical proofs within one bucket are verified once.
+	provenProof  []byte
+	provenBucket int64
 }
 
 // Peers is the peer table of PROTOCOL.md section 2: who pings, with what
 // stake, and in which seniority order.
 type Peers struct {
 	params events.Params
+	keys   *Keys
 	now    events.Time
 	peers  map[events.PeerID]*PeerState
 	// verdicts counts pings per verdict, for metrics and audit.
 	verdicts [pingVerdictCount]uint64
 }
 
-// NewPeers returns an empty peer table.
-func NewPeers() *Peers {
-	return &Peers{peers: make(map[events.PeerID]*PeerState)}
+// NewPeers returns an empty peer table that checks share proofs against
+// the keys in keys (nil: no key is ever known).
+func NewPeers(keys *Keys) *Peers {
+	if keys == nil {
+		keys = &Keys{}
+	}
+	return &Peers{keys: keys, peers: make(map[events.PeerID]*PeerState)}
 }
 
 // Apply implements Projection.
@@ -86,6 +100,10 @@ func (p *Peers) Apply(_ uint64, ev events.Event) {
 		p.now = e.Time
 	case *events.PingReceived:
 		p.applyPing(&e.Msg)
+	case *events.MessageSent:
+		if e.Msg.Type == events.TypePing && e.Msg.From == p.params.NodeID {
+			p.applyPing(&e.Msg) // our own pings keep us in our own peer list
+		}
 	case *events.StakeChecked:
 		p.applyStake(e)
 	}
@@ -102,27 +120,70 @@ func (p *Peers) peer(id events.PeerID) *PeerState {
 
 // CheckPing judges a ping against the table without changing it.
 func (p *Peers) CheckPing(m *events.Signed) (events.Ping, PingVerdict) {
+	ping, verdict, _ := p.checkPing(m)
+	return ping, verdict
+}
+
+func (p *Peers) checkPing(m *events.Signed) (events.Ping, PingVerdict, proofResult) {
 	var ping events.Ping
 	if err := events.DecodePing(m.Body, &ping); err != nil {
-		return ping, PingUndecodable
+		return ping, PingUndecodable, proofNotRequired
 	}
 	if ping.PeerID != m.From {
-		return ping, PingWrongSender
+		return ping, PingWrongSender, proofNotRequired
 	}
 	if ps, ok := p.peers[m.From]; ok && ping.Seq <= ps.LastSeq {
-		return ping, PingReplayed
+		return ping, PingReplayed, proofNotRequired
 	}
 	if p.now == 0 {
-		return ping, PingNoClock
+		return ping, PingNoClock, proofNotRequired
 	}
 	if skew := ping.Time.Sub(p.now); skew > p.params.MaxClockSkew || -skew > p.params.MaxClockSkew {
-		return ping, PingClockSkew
+		return ping, PingClockSkew, proofNotRequired
 	}
-	return ping, PingAccepted
+	proof := p.proofState(&ping)
+	if proof == proofInvalid {
+		return ping, PingBadProof, proof
+	}
+	return ping, PingAccepted, proof
+}
+
+type proofResult uint8
+
+const (
+	proofNotRequired proofResult = iota // not a member of the current key
+	proofValid
+	proofInvalid
+)
+
+// PingProofBucket is the time bucket a ping's share proof is bound to:
+// the signing epoch. An honest peer's proof is identical for a whole
+// epoch (deterministic nonce), so it is verified once per epoch.
+func PingProofBucket(t events.Time, params events.Params) int64 {
+	return int64(t) / int64(params.SigningEpoch)
+}
+
+func (p *Peers) proofState(ping *events.Ping) proofResult {
+	key, ok := p.keys.Current()
+	if !ok || ping.KeyID != key.KeyID {
+		return proofNotRequired
+	}
+	point, member := p.keys.SharePoint(ping.PeerID)
+	if !member {
+		return proofNotRequired
+	}
+	bucket := PingProofBucket(ping.Time, p.params)
+	if ps, ok := p.peers[ping.PeerID]; ok && ps.provenBucket == bucket && bytes.Equal(ps.provenProof, ping.TSSProof) {
+		return proofValid
+	}
+	if !tss.VerifyShare(point, ping.TSSProof, tss.ProofContext{Purpose: tss.ProofForPing, KeyID: key.KeyID, Peer: ping.PeerID, Bucket: bucket}) {
+		return proofInvalid
+	}
+	return proofValid
 }
 
 func (p *Peers) applyPing(m *events.Signed) {
-	ping, verdict := p.CheckPing(m)
+	ping, verdict, proof := p.checkPing(m)
 	p.verdicts[verdict]++
 	if verdict == PingUndecodable {
 		return // not even a peer id to file it under
@@ -134,6 +195,10 @@ func (p *Peers) applyPing(m *events.Signed) {
 		return
 	}
 	ps.LastSeq, ps.LastPing, ps.State, ps.KeyID, ps.TSSProof = ping.Seq, p.now, ping.State, ping.KeyID, ping.TSSProof
+	ps.ProvedShare = proof == proofValid
+	if ps.ProvedShare {
+		ps.provenProof, ps.provenBucket = ping.TSSProof, PingProofBucket(ping.Time, p.params)
+	}
 	if ping.StakeTx != ps.StakeTx {
 		// A new stake tx: judge it afresh, seniority follows the new stake.
 		ps.StakeTx, ps.Stake = ping.StakeTx, Stake{}

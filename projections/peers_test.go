@@ -20,7 +20,7 @@ type peerTable struct {
 }
 
 func newPeerTable(t *testing.T) *peerTable {
-	pt := &peerTable{t: t, p: projections.NewPeers(), now: eventstest.Epoch, pings: map[int]uint64{}}
+	pt := &peerTable{t: t, p: projections.NewPeers(nil), now: eventstest.Epoch, pings: map[int]uint64{}}
 	pt.apply(eventstest.Samples()[0]) // genesis: defaults, min stake 1, min age 72 h
 	pt.apply(&events.Tick{Time: pt.now})
 	return pt

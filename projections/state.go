@@ -8,15 +8,18 @@ import "github.com/metanode/metanode/events"
 type State struct {
 	Summary  *Summary
 	OwnPings *OwnPings
+	Keys     *Keys
 	Peers    *Peers
 }
 
 // NewState returns the state of an empty log.
 func NewState() *State {
-	return &State{Summary: NewSummary(), OwnPings: &OwnPings{}, Peers: NewPeers()}
+	keys := &Keys{}
+	return &State{Summary: NewSummary(), OwnPings: &OwnPings{}, Keys: keys, Peers: NewPeers(keys)}
 }
 
-func (s *State) projections() Set { return Set{s.Summary, s.OwnPings, s.Peers} }
+// projections in fold order: Keys before Peers, which reads it.
+func (s *State) projections() Set { return Set{s.Summary, s.OwnPings, s.Keys, s.Peers} }
 
 // Apply implements Projection.
 func (s *State) Apply(seq uint64, ev events.Event) { s.projections().Apply(seq, ev) }

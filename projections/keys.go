@@ -1,0 +1,87 @@
+package projections
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/metanode/metanode/events"
+)
+
+// Keys follows the published threshold keys: the current one, its
+// committee (in party order) and their public share points.
+type Keys struct {
+	current *events.KeyPublished
+	history []events.Hash // every key id published, in order
+}
+
+// Apply implements Projection.
+func (k *Keys) Apply(_ uint64, ev events.Event) {
+	if e, ok := ev.(*events.KeyPublished); ok {
+		k.current = e
+		k.history = append(k.history, e.KeyID)
+	}
+}
+
+// Current returns the current key, if one was published.
+func (k *Keys) Current() (*events.KeyPublished, bool) {
+	return k.current, k.current != nil
+}
+
+// Committee returns the current key's committee in party order.
+func (k *Keys) Committee() []events.PeerID {
+	if k.current == nil {
+		return nil
+	}
+	out := make([]events.PeerID, len(k.current.SharePoints))
+	for i, sp := range k.current.SharePoints {
+		out[i] = sp.Peer
+	}
+	return out
+}
+
+// SharePoint returns a committee member's public share point.
+func (k *Keys) SharePoint(peer events.PeerID) ([]byte, bool) {
+	if k.current == nil {
+		return nil, false
+	}
+	for _, sp := range k.current.SharePoints {
+		if sp.Peer == peer {
+			return sp.Point, true
+		}
+	}
+	return nil, false
+}
+
+// IsMember reports whether peer holds a share of the current key.
+func (k *Keys) IsMember(peer events.PeerID) bool {
+	_, ok := k.SharePoint(peer)
+	return ok
+}
+
+// PointOwner returns the first committee member whose share point is
+// point, in party order.
+func (k *Keys) PointOwner(point []byte) (events.PeerID, bool) {
+	if k.current == nil {
+		return "", false
+	}
+	for _, sp := range k.current.SharePoints {
+		if bytes.Equal(sp.Point, point) {
+			return sp.Peer, true
+		}
+	}
+	return "", false
+}
+
+type keysState struct {
+	Current *events.KeyPublished `msgpack:"c"`
+	History []events.Hash        `msgpack:"h"`
+}
+
+// AppendState implements Projection.
+func (k *Keys) AppendState(dst []byte) []byte {
+	out, err := events.Marshal(dst, &keysState{Current: k.current, History: k.history})
+	if err != nil {
+		panic(fmt.Sprintf("encode keys state: %v", err))
+	}
+	return out
+}
