@@ -1,5 +1,7 @@
 package events
 
+import "fmt"
+
 // Event is one entry of the log. Every event type is a struct of this
 // package; its pointer implements Event.
 type Event interface {
@@ -67,6 +69,11 @@ type StakeChecked struct {
 	Error string `msgpack:"e"`
 }
 
+// DepositID names a deposit: "chain:txid:vout".
+func DepositID(chain, txid string, vout uint32) string {
+	return fmt.Sprintf("%s:%s:%d", chain, txid, vout)
+}
+
 // DepositObserved is a deposit to the vault address seen on a chain.
 type DepositObserved struct {
 	Chain         string `msgpack:"ch"`
@@ -84,6 +91,8 @@ type TxConfirmed struct {
 	TxID          string `msgpack:"tx"`
 	Height        uint64 `msgpack:"h"`
 	Confirmations uint32 `msgpack:"c"`
+	// Spends lists the deposits (DepositID) the tx consumed, sorted.
+	Spends []string `msgpack:"sp"`
 }
 
 // SessionKind says which tss-lib protocol a session runs.

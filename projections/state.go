@@ -6,20 +6,29 @@ import "github.com/metanode/metanode/events"
 // keeps one live; replay, audit and the CLI fold one from a log, so the
 // state hash of a running node and of a replay of its log agree.
 type State struct {
-	Summary  *Summary
-	OwnPings *OwnPings
-	Keys     *Keys
-	Peers    *Peers
+	Summary   *Summary
+	OwnPings  *OwnPings
+	Keys      *Keys
+	Peers     *Peers
+	Blocks    *Blocks
+	Transfers *Transfers
+	Rounds    *Rounds
 }
 
 // NewState returns the state of an empty log.
 func NewState() *State {
-	keys := &Keys{}
-	return &State{Summary: NewSummary(), OwnPings: &OwnPings{}, Keys: keys, Peers: NewPeers(keys)}
+	keys, blocks, transfers := &Keys{}, &Blocks{}, NewTransfers()
+	peers := NewPeers(keys)
+	return &State{
+		Summary: NewSummary(), OwnPings: &OwnPings{}, Keys: keys, Peers: peers,
+		Blocks: blocks, Transfers: transfers, Rounds: NewRounds(keys, peers, blocks, transfers),
+	}
 }
 
-// projections in fold order: Keys before Peers, which reads it.
-func (s *State) projections() Set { return Set{s.Summary, s.OwnPings, s.Keys, s.Peers} }
+// projections in fold order: each reads only those before it.
+func (s *State) projections() Set {
+	return Set{s.Summary, s.OwnPings, s.Keys, s.Peers, s.Blocks, s.Transfers, s.Rounds}
+}
 
 // Apply implements Projection.
 func (s *State) Apply(seq uint64, ev events.Event) { s.projections().Apply(seq, ev) }

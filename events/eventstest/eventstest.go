@@ -130,7 +130,8 @@ func Samples() []events.Event {
 			Chain: "btc", TxID: fmt.Sprintf("%064x", Hash("deposit")), Vout: 1, Amount: 150000,
 			Sender: "bc1qsender", Confirmations: 3, SeenAt: Epoch.Add(time.Minute),
 		},
-		&events.TxConfirmed{Chain: "btc", TxID: fmt.Sprintf("%064x", Hash("payout")), Height: 850000, Confirmations: 1},
+		&events.TxConfirmed{Chain: "btc", TxID: fmt.Sprintf("%064x", Hash("payout")), Height: 850000, Confirmations: 1,
+			Spends: []string{events.DepositID("btc", fmt.Sprintf("%064x", Hash("deposit")), 1)}},
 		&events.TSSSessionStarted{
 			Session: Hash("session"), Protocol: events.SessionSigning, Round: 29453760,
 			Parties: parties, M0: Hash("m0"),

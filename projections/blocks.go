@@ -1,0 +1,146 @@
+package projections
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/metanode/metanode/events"
+)
+
+// BlockReason says why a peer was blocked (PROTOCOL.md section 6).
+type BlockReason uint8
+
+// Block reasons.
+const (
+	BlockEquivocation BlockReason = iota + 1 // two different signed proposals for one round
+	BlockCulprit                             // named by tss-lib as the cause of a failure
+	BlockOutlier                             // its checksum did not match
+	BlockTimeout                             // tss-lib was still waiting for it at the deadline
+)
+
+func (r BlockReason) String() string {
+	switch r {
+	case BlockEquivocation:
+		return "equivocation"
+	case BlockCulprit:
+		return "tss culprit"
+	case BlockOutlier:
+		return "checksum outlier"
+	case BlockTimeout:
+		return "tss timeout"
+	}
+	return "unknown"
+}
+
+// Evidence reasons are the ones every node can verify from signed
+// messages and tss-lib's proofs; only they exclude a peer from regroup.
+func (r BlockReason) Evidence() bool { return r == BlockEquivocation || r == BlockCulprit }
+
+// Block is one entry of the block list.
+type Block struct {
+	Peer   events.PeerID `msgpack:"p"`
+	Reason BlockReason   `msgpack:"r"`
+	// Evidence names the log seqs of the events that prove the reason.
+	Evidence []uint64    `msgpack:"e"`
+	Round    int64       `msgpack:"n"` // the signing round or session round
+	From     events.Time `msgpack:"f"`
+	Until    events.Time `msgpack:"u"`
+	Note     string      `msgpack:"t"`
+}
+
+// Blocks is the block list and the record of culprits. Entries expire by
+// tick time; the record of culprits keeps every entry for audit.
+type Blocks struct {
+	params  events.Params
+	now     events.Time
+	entries []Block // in the order they were made; expired ones stay
+}
+
+// Apply implements Projection: tss session outcomes name culprits.
+// Equivocations and outliers are added by the rounds projection.
+func (b *Blocks) Apply(seq uint64, ev events.Event) {
+	switch e := ev.(type) {
+	case *events.Genesis:
+		b.params = e.Params
+	case *events.Tick:
+		b.now = e.Time
+	case *events.TSSSessionFinished:
+		reason := BlockCulprit
+		if e.Outcome == events.OutcomeTimeout {
+			reason = BlockTimeout
+		}
+		if e.Outcome == events.OutcomeSuccess {
+			return
+		}
+		for _, culprit := range e.Culprits {
+			b.Add(Block{Peer: culprit, Reason: reason, Evidence: []uint64{seq}, Note: e.Error})
+		}
+	}
+}
+
+func (b *Blocks) duration(r BlockReason) time.Duration {
+	switch r {
+	case BlockEquivocation:
+		return b.params.BlockEquivocation
+	case BlockCulprit:
+		return b.params.BlockCulprit
+	case BlockOutlier:
+		return b.params.BlockOutlier
+	}
+	return b.params.BlockTimeout
+}
+
+// Add blocks a peer from now for its reason's duration.
+func (b *Blocks) Add(block Block) {
+	block.From = b.now
+	block.Until = b.now.Add(b.duration(block.Reason))
+	b.entries = append(b.entries, block)
+}
+
+// Blocked reports whether a peer is blocked now.
+func (b *Blocks) Blocked(peer events.PeerID) bool {
+	for i := range b.entries {
+		if e := &b.entries[i]; e.Peer == peer && b.now < e.Until {
+			return true
+		}
+	}
+	return false
+}
+
+// Active returns the blocks in force now, by peer then start.
+func (b *Blocks) Active() []Block {
+	var out []Block
+	for _, e := range b.entries {
+		if b.now < e.Until {
+			out = append(out, e)
+		}
+	}
+	slices.SortStableFunc(out, func(x, y Block) int { return cmp.Compare(x.Peer, y.Peer) })
+	return out
+}
+
+// Culprits returns every block ever made, oldest first.
+func (b *Blocks) Culprits() []Block { return slices.Clone(b.entries) }
+
+// HasEvidenceAgainst reports whether a peer is excluded by evidence every
+// node can verify (a signed equivocation or a tss-lib culprit proof) that
+// is still in force: the only exclusions regroup honors.
+func (b *Blocks) HasEvidenceAgainst(peer events.PeerID) bool {
+	for _, e := range b.entries {
+		if e.Peer == peer && e.Reason.Evidence() && b.now < e.Until {
+			return true
+		}
+	}
+	return false
+}
+
+// AppendState implements Projection.
+func (b *Blocks) AppendState(dst []byte) []byte {
+	out, err := events.Marshal(dst, &b.entries)
+	if err != nil {
+		panic(fmt.Sprintf("encode blocks state: %v", err))
+	}
+	return out
+}

@@ -1,0 +1,90 @@
+package projections
+
+import (
+	"slices"
+
+	"github.com/metanode/metanode/events"
+)
+
+// DutyKind says what a duty asks the shell to do.
+type DutyKind uint8
+
+// Duty kinds.
+const (
+	DutySendPing DutyKind = iota + 1
+	DutyCheckStake
+	DutySendProposal
+	DutySendSigningSet
+	DutySendChecksum
+	DutyStartSigning
+)
+
+func (k DutyKind) String() string {
+	return [...]string{"", "send ping", "check stake", "send proposal", "send signing set", "send checksum", "start signing"}[k]
+}
+
+// Duty is one thing the node must do now. Which fields are set depends on
+// Kind. The shell adds what only it has (its share, for the share proofs;
+// its stake tx) and records every message before it is sent.
+type Duty struct {
+	Kind       DutyKind
+	Ping       events.Ping       // DutySendPing: all but StakeTx and TSSProof
+	StakeCheck StakeCheck        // DutyCheckStake
+	Proposal   events.Proposal   // DutySendProposal: all but TSSProof
+	SigningSet events.SigningSet // DutySendSigningSet
+	Checksum   events.Checksum   // DutySendChecksum
+	// DutyStartSigning: the session, its signers in set order and the doc.
+	Session events.Hash
+	Round   int64
+	Signers []events.PeerID
+	M0      events.Hash
+}
+
+// Duties returns what this node must do now: a pure function of the
+// state, so a replay recomputes every duty the node executed.
+func (s *State) Duties() []Duty {
+	var duties []Duty
+	if ping, due := s.OwnPings.PingDue(); due {
+		ping.State = s.Rounds.NodeState()
+		if key, ok := s.Keys.Current(); ok {
+			ping.KeyID = key.KeyID
+		}
+		duties = append(duties, Duty{Kind: DutySendPing, Ping: ping})
+	}
+	for _, check := range s.Peers.StakeChecksDue() {
+		duties = append(duties, Duty{Kind: DutyCheckStake, StakeCheck: check})
+	}
+	return append(duties, s.Rounds.duties()...)
+}
+
+func (r *Rounds) duties() []Duty {
+	cur := r.cur
+	if cur == nil {
+		return nil
+	}
+	offset := r.offset()
+	var duties []Duty
+	if cur.Participating && !cur.Cooldown && cur.Outcome == OutcomePending {
+		switch {
+		case !cur.SentProposal && offset < events.Time(r.params.ProposalPhase):
+			duties = append(duties, Duty{Kind: DutySendProposal, Proposal: events.Proposal{
+				Round: cur.Number, M0: cur.M0, M1: cur.Doc.M1(r.self), Transfers: slices.Clone(cur.Transfers),
+			}})
+		case cur.SentProposal && !cur.SentSet && offset >= events.Time(r.params.ProposalPhase) && offset < events.Time(r.params.SigningSetPhase):
+			duties = append(duties, Duty{Kind: DutySendSigningSet, SigningSet: events.SigningSet{
+				Round: cur.Number, M0: cur.M0, Members: r.OwnSigningSet(),
+			}})
+		}
+	}
+	th := cur.Threshold
+	inSet := th != nil && th.Found && slices.Contains(th.Set, r.self)
+	if inSet && cur.Outcome == OutcomePending && !cur.SentChecksum && offset < events.Time(r.params.CheckPhase) {
+		duties = append(duties, Duty{Kind: DutySendChecksum, Checksum: events.Checksum{Round: cur.Number, Sum: cur.Expected}})
+	}
+	if inSet && cur.Outcome == OutcomePending && cur.Session == nil && r.ChecksumsComplete() && offset < events.Time(r.params.CheckPhase) {
+		duties = append(duties, Duty{
+			Kind: DutyStartSigning, Session: cur.Expected, Round: cur.Number, Signers: slices.Clone(th.Set), M0: th.M0,
+		})
+	}
+	return duties
+}
