@@ -64,7 +64,7 @@ func runDevnet(c *cli.Context) error {
 		}
 	}()
 	for i := range count {
-		n, err := node.Open(filepath.Join(dir, fmt.Sprintf("node-%d", i)), params, bus.Publish)
+		n, err := node.Open(filepath.Join(dir, fmt.Sprintf("node-%d", i)), node.Config{Params: params, Publish: bus.Publish})
 		if err != nil {
 			return fmt.Errorf("node %d: %w", i, err)
 		}

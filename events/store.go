@@ -26,6 +26,9 @@ type Options struct {
 	// LockTimeout is how long Open waits for another process's lock
 	// (default 1 s) before failing with ErrLocked.
 	LockTimeout time.Duration
+	// NoSync skips fsync: appends are not durable. Only for simulations,
+	// whose logs can be rebuilt from their seed; never for a node.
+	NoSync bool
 }
 
 // Store is the append-only event log of one node, in a bbolt file.
@@ -102,6 +105,7 @@ func Open(dir string, opts Options) (s *Store, err error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:  lockTimeout,
 		ReadOnly: opts.ReadOnly,
+		NoSync: opts.NoSync,
 		// The freelist stays on disk (NoFreelistSync off): rebuilding it
 		// at open runs bbolt's page check in a goroutine of its own, where
 		// a damaged page would crash the process instead of failing Open.

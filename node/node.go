@@ -16,6 +16,7 @@ import (
 	"github.com/metanode/metanode/net"
 	"github.com/metanode/metanode/projections"
 	"github.com/metanode/metanode/replay"
+	"github.com/metanode/metanode/tss"
 )
 
 // Layout of a node's data directory.
@@ -24,12 +25,39 @@ const (
 	LogDir       = "log"
 )
 
+// StakeChain answers stake checks. The answer is recorded as an event.
+type StakeChain interface {
+	CheckStake(peer events.PeerID, stakeTx string) events.StakeChecked
+}
+
+// Config is a node's surroundings.
+type Config struct {
+	// Params start a new log; an existing log keeps its own genesis.
+	Params events.Params
+	// Publish hands a signed message to the network.
+	Publish func(events.Signed)
+	// Identity is the node's Ed25519 key; nil loads or creates DIR/identity.key.
+	Identity crypto.PrivKey
+	// Chain answers stake checks; nil leaves them undone.
+	Chain StakeChain
+	// StakeTx is the node's own stake, announced in its pings.
+	StakeTx string
+	// Share is the node's secret share of the current key (32 bytes), for
+	// share proofs; nil when it holds none.
+	Share []byte
+	// StartSigning runs a signing session whose start is already logged;
+	// its outcome comes back through Record. Nil: the start is only logged.
+	StartSigning func(projections.Duty)
+	// NoSync makes appends non-durable: for simulations only.
+	NoSync bool
+}
+
 // Node is one metanode: its identity, its log and the state folded from it.
 type Node struct {
-	id      events.PeerID
-	key     crypto.PrivKey
-	store   *events.Store
-	publish func(events.Signed)
+	id    events.PeerID
+	key   crypto.PrivKey
+	store *events.Store
+	cfg   Config
 
 	mu    sync.Mutex // one input at a time: append, fold, decide
 	state *projections.State
@@ -37,30 +65,31 @@ type Node struct {
 	dropped atomic.Uint64
 }
 
-// Open opens (or creates) the node in dir. A new log starts with a genesis
-// event of params, with this node's id; an existing log keeps its own
-// genesis. publish hands messages to the network.
-func Open(dir string, params events.Params, publish func(events.Signed)) (*Node, error) {
+// Open opens (or creates) the node in dir.
+func Open(dir string, cfg Config) (*Node, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("node directory: %w", err)
 	}
-	key, err := loadOrCreateIdentity(filepath.Join(dir, IdentityFile))
-	if err != nil {
-		return nil, err
+	key := cfg.Identity
+	if key == nil {
+		var err error
+		if key, err = loadOrCreateIdentity(filepath.Join(dir, IdentityFile)); err != nil {
+			return nil, err
+		}
 	}
 	pid, err := peer.IDFromPrivateKey(key)
 	if err != nil {
 		return nil, err
 	}
-	store, err := events.Open(filepath.Join(dir, LogDir), events.Options{})
+	store, err := events.Open(filepath.Join(dir, LogDir), events.Options{NoSync: cfg.NoSync})
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{
-		id: events.PeerID(pid), key: key, store: store, publish: publish,
-		state: projections.NewState(),
+	if cfg.Publish == nil {
+		cfg.Publish = func(events.Signed) {}
 	}
-	if err := n.restore(params); err != nil {
+	n := &Node{id: events.PeerID(pid), key: key, store: store, cfg: cfg, state: projections.NewState()}
+	if err := n.restore(cfg.Params); err != nil {
 		store.Close()
 		return nil, err
 	}
@@ -98,49 +127,165 @@ func (n *Node) record(ev events.Event) error {
 // ID is the node's peer id.
 func (n *Node) ID() events.PeerID { return n.id }
 
+// Key is the node's identity key.
+func (n *Node) Key() crypto.PrivKey { return n.key }
+
 // Tick records a clock reading and executes the duties it makes due.
 // Messages are published after the node's lock is released, so nodes on a
 // synchronous bus can tick each other without deadlock.
 func (n *Node) Tick(now time.Time) error {
-	out, err := n.tick(now)
+	return n.input(&events.Tick{Time: events.TimeOf(now)})
+}
+
+// Record takes an answer from outside (a deposit seen, a tx confirmed, a
+// tss session's outcome, a published key), then executes due duties.
+func (n *Node) Record(ev events.Event) error {
+	return n.input(ev)
+}
+
+func (n *Node) input(ev events.Event) error {
+	n.mu.Lock()
+	out, signing, err := n.handle(ev)
+	n.mu.Unlock()
 	for _, m := range out {
-		n.publish(m)
+		n.cfg.Publish(m)
+	}
+	for _, d := range signing {
+		n.cfg.StartSigning(d)
 	}
 	return err
 }
 
-func (n *Node) tick(now time.Time) ([]events.Signed, error) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if err := n.record(&events.Tick{Time: events.TimeOf(now)}); err != nil {
-		return nil, err
+// handle records ev and executes duties until none is due. It returns
+// the messages to publish and the signing sessions to run.
+func (n *Node) handle(ev events.Event) (out []events.Signed, signing []projections.Duty, err error) {
+	if err := n.record(ev); err != nil {
+		return nil, nil, err
 	}
-	var out []events.Signed
-	if ping, due := n.state.OwnPings.PingDue(); due {
-		m, err := n.send(events.TypePing, &ping)
-		if err != nil {
-			return nil, err
+	// Executing a duty records an event, which may make another due (a
+	// checksum completes the set: start signing). Each kind runs at most
+	// once per input, which also bounds the loop.
+	done := map[projections.DutyKind]bool{}
+	for {
+		var next *projections.Duty
+		for _, d := range n.state.Duties() {
+			if !done[d.Kind] && n.executable(d) {
+				next = &d
+				break
+			}
 		}
-		out = append(out, m)
+		if next == nil {
+			return out, signing, nil
+		}
+		done[next.Kind] = true
+		if next.Kind == projections.DutyCheckStake {
+			// every due check in one go
+			for _, d := range n.state.Duties() {
+				if d.Kind == projections.DutyCheckStake {
+					if err := n.record(ptr(n.cfg.Chain.CheckStake(d.StakeCheck.Peer, d.StakeCheck.StakeTx))); err != nil {
+						return out, signing, err
+					}
+				}
+			}
+			continue
+		}
+		m, start, err := n.execute(*next)
+		if err != nil {
+			return out, signing, err
+		}
+		if m != nil {
+			out = append(out, *m)
+		}
+		if start {
+			signing = append(signing, *next)
+		}
 	}
-	return out, nil
+}
+
+func ptr(e events.StakeChecked) *events.StakeChecked { return &e }
+
+func (n *Node) executable(d projections.Duty) bool {
+	switch d.Kind {
+	case projections.DutyCheckStake:
+		return n.cfg.Chain != nil
+	case projections.DutySendProposal:
+		return n.cfg.Share != nil
+	}
+	return true
+}
+
+// execute carries out one duty; the message it sends is recorded first.
+func (n *Node) execute(d projections.Duty) (*events.Signed, bool, error) {
+	switch d.Kind {
+	case projections.DutySendPing:
+		ping := d.Ping
+		ping.StakeTx = n.cfg.StakeTx
+		if n.cfg.Share != nil && n.state.Keys.IsMember(n.id) {
+			proof, err := tss.ProveShare(n.cfg.Share, tss.ProofContext{
+				Purpose: tss.ProofForPing, KeyID: ping.KeyID, Peer: n.id,
+				Bucket: projections.PingProofBucket(ping.Time, n.state.Summary.Params()),
+			})
+			if err != nil {
+				return nil, false, err
+			}
+			ping.TSSProof = proof
+		}
+		m, err := n.send(events.TypePing, &ping)
+		return m, false, err
+	case projections.DutySendProposal:
+		p := d.Proposal
+		key, _ := n.state.Keys.Current()
+		proof, err := tss.ProveShare(n.cfg.Share, tss.ProofContext{Purpose: tss.ProofForProposal, KeyID: key.KeyID, Peer: n.id, Bucket: p.Round})
+		if err != nil {
+			return nil, false, err
+		}
+		p.TSSProof = proof
+		m, err := n.send(events.TypeProposal, &p)
+		return m, false, err
+	case projections.DutySendSigningSet:
+		m, err := n.send(events.TypeSigningSet, &d.SigningSet)
+		return m, false, err
+	case projections.DutySendChecksum:
+		m, err := n.send(events.TypeChecksum, &d.Checksum)
+		return m, false, err
+	case projections.DutyStartSigning:
+		// Committed before it runs: a replica that takes over never starts
+		// the same session twice.
+		err := n.record(&events.TSSSessionStarted{
+			Session: d.Session, Protocol: events.SessionSigning, Round: d.Round, Parties: d.Signers, M0: d.M0,
+		})
+		return nil, err == nil && n.cfg.StartSigning != nil, err
+	}
+	return nil, false, fmt.Errorf("duty %s: no executor", d.Kind)
 }
 
 // send signs a message and records it as sent; it must be in the log
 // before it reaches the network.
-func (n *Node) send(typ string, body any) (events.Signed, error) {
+func (n *Node) send(typ string, body any) (*events.Signed, error) {
 	data, err := events.Marshal(nil, body)
 	if err != nil {
-		return events.Signed{}, err
+		return nil, err
 	}
 	m, err := net.Sign(n.key, typ, data)
 	if err != nil {
-		return events.Signed{}, err
+		return nil, err
 	}
 	if err := n.record(&events.MessageSent{Msg: m}); err != nil {
-		return events.Signed{}, err
+		return nil, err
 	}
-	return m, nil
+	return &m, nil
+}
+
+// SendIntent signs and gossips a swap intent for the K/V store.
+func (n *Node) SendIntent(kv events.KVEntry) error {
+	n.mu.Lock()
+	m, err := n.send(events.TypeKVEntry, &kv)
+	n.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	n.cfg.Publish(*m)
+	return nil
 }
 
 // Receive takes a message from the network. One that fails validation is
@@ -156,9 +301,7 @@ func (n *Node) Receive(m events.Signed) {
 		n.dropped.Add(1)
 		return
 	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if err := n.record(ev); err != nil && !errors.Is(err, events.ErrClosed) {
+	if err := n.input(ev); err != nil && !errors.Is(err, events.ErrClosed) {
 		// The log refused a write (disk full, I/O error): the message is
 		// lost to this node like a network drop, and counted as one.
 		n.dropped.Add(1)
@@ -170,6 +313,7 @@ type Status struct {
 	ID            events.PeerID
 	Events        uint64
 	PeersSeen     int
+	PeersListed   int
 	PingsSent     uint64
 	Dropped       uint64
 	LastTick      events.Time
@@ -182,11 +326,19 @@ type Status struct {
 func (n *Node) Status() Status {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	s := n.state
 	return Status{
-		ID: n.id, Events: n.state.Summary.Events, PeersSeen: len(n.state.Summary.Peers()),
-		PingsSent: n.state.OwnPings.LastSeq(), Dropped: n.dropped.Load(), LastTick: n.state.Summary.LastTick,
-		StateHash: projections.StateHash(n.state), LogPath: n.store.Path(), PerKindCounts: n.state.Summary.PerKind(),
+		ID: n.id, Events: s.Summary.Events, PeersSeen: len(s.Summary.Peers()), PeersListed: len(s.Peers.List(s.Blocks.Blocked)),
+		PingsSent: s.OwnPings.LastSeq(), Dropped: n.dropped.Load(), LastTick: s.Summary.LastTick,
+		StateHash: projections.StateHash(s), LogPath: n.store.Path(), PerKindCounts: s.Summary.PerKind(),
 	}
+}
+
+// View runs fn with the node's state, under its lock; fn must not keep it.
+func (n *Node) View(fn func(*projections.State)) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	fn(n.state)
 }
 
 // Close closes the node's log.

@@ -31,7 +31,7 @@ func network(t *testing.T, count int) ([]*node.Node, []string, *net.Bus) {
 	dirs := make([]string, count)
 	for i := range nodes {
 		dirs[i] = filepath.Join(t.TempDir(), fmt.Sprintf("node-%d", i))
-		n, err := node.Open(dirs[i], params(), bus.Publish)
+		n, err := node.Open(dirs[i], node.Config{Params: params(), Publish: bus.Publish})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -142,7 +142,7 @@ func TestRestartContinuesFromTheLog(t *testing.T) {
 	// Other parameters on restart are ignored: the log's genesis rules.
 	changed := params()
 	changed.Threshold = 1
-	reopened, err := node.Open(dirs[0], changed, bus.Publish)
+	reopened, err := node.Open(dirs[0], node.Config{Params: changed, Publish: bus.Publish})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +178,7 @@ func TestOpenRefusesAnotherNodesLog(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(other, node.LogDir, events.FileName), data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err = node.Open(other, params(), func(events.Signed) {})
+	_, err = node.Open(other, node.Config{Params: params()})
 	if err == nil || !strings.Contains(err.Error(), "belongs to node") {
 		t.Fatalf("Open of another node's log = %v", err)
 	}

@@ -10,6 +10,7 @@ import (
 // Summary is the log at a glance: how many events of each kind, the last
 // clock tick, and which peers have sent us messages.
 type Summary struct {
+	params    events.Params
 	Network   string
 	NodeID    events.PeerID
 	Events    uint64
@@ -36,7 +37,7 @@ func (s *Summary) Apply(seq uint64, ev events.Event) {
 	s.perKind[k]++
 	switch e := ev.(type) {
 	case *events.Genesis:
-		s.Network, s.NodeID = e.Params.Network, e.Params.NodeID
+		s.params, s.Network, s.NodeID = e.Params, e.Params.Network, e.Params.NodeID
 	case *events.Tick:
 		if s.FirstTick == 0 {
 			s.FirstTick = e.Time
@@ -50,6 +51,9 @@ func (s *Summary) Apply(seq uint64, ev events.Event) {
 		}
 	}
 }
+
+// Params are the parameters of the log's genesis.
+func (s *Summary) Params() events.Params { return s.params }
 
 // KindCount is the number of events of one kind.
 type KindCount struct {

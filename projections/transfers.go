@@ -56,17 +56,25 @@ func (t *Transfers) Apply(_ uint64, ev events.Event) {
 		}
 		d.Confirmations = max(d.Confirmations, e.Confirmations)
 	case *events.KVEntryReceived:
-		var kv events.KVEntry
-		if events.Unmarshal(e.Msg.Body, &kv) != nil || kv.Amount == 0 {
-			return
-		}
-		if _, taken := t.intents[kv.Amount]; !taken {
-			t.intents[kv.Amount] = &Intent{Amount: kv.Amount, Intent: kv.Intent, From: e.Msg.From}
+		t.applyKV(&e.Msg)
+	case *events.MessageSent:
+		if e.Msg.Type == events.TypeKVEntry {
+			t.applyKV(&e.Msg) // our own entries count too
 		}
 	case *events.TxConfirmed:
 		for _, id := range e.Spends {
 			t.Consume(id)
 		}
+	}
+}
+
+func (t *Transfers) applyKV(m *events.Signed) {
+	var kv events.KVEntry
+	if events.Unmarshal(m.Body, &kv) != nil || kv.Amount == 0 {
+		return
+	}
+	if _, taken := t.intents[kv.Amount]; !taken {
+		t.intents[kv.Amount] = &Intent{Amount: kv.Amount, Intent: kv.Intent, From: m.From}
 	}
 }
 
