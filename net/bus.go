@@ -6,9 +6,9 @@ import (
 	"github.com/metanode/metanode/events"
 )
 
-// Receiver takes a message off the network.
+// Receiver takes messages off the network.
 type Receiver interface {
-	Receive(events.Signed)
+	Receive(...events.Signed)
 }
 
 // Bus is an in-memory broadcast network for nodes in one process: every

@@ -50,6 +50,9 @@ type Config struct {
 	StartSigning func(projections.Duty)
 	// NoSync makes appends non-durable: for simulations only.
 	NoSync bool
+	// Validate is the gossip validator (default net.Validate). A
+	// simulation shares one that remembers results across its nodes.
+	Validate func(*events.Signed) error
 }
 
 // Node is one metanode: its identity, its log and the state folded from it.
@@ -87,6 +90,9 @@ func Open(dir string, cfg Config) (*Node, error) {
 	}
 	if cfg.Publish == nil {
 		cfg.Publish = func(events.Signed) {}
+	}
+	if cfg.Validate == nil {
+		cfg.Validate = net.Validate
 	}
 	n := &Node{id: events.PeerID(pid), key: key, store: store, cfg: cfg, state: projections.NewState()}
 	if err := n.restore(cfg.Params); err != nil {
@@ -130,22 +136,15 @@ func (n *Node) ID() events.PeerID { return n.id }
 // Key is the node's identity key.
 func (n *Node) Key() crypto.PrivKey { return n.key }
 
-// Tick records a clock reading and executes the duties it makes due.
+// Tick records a clock reading and executes the duties now due. Like
+// etcd's raft, the node acts only on ticks: messages and answers are
+// recorded as they come, and what they call for is done at the next tick
+// (every second), so a log's duties always follow its ticks.
 // Messages are published after the node's lock is released, so nodes on a
 // synchronous bus can tick each other without deadlock.
 func (n *Node) Tick(now time.Time) error {
-	return n.input(&events.Tick{Time: events.TimeOf(now)})
-}
-
-// Record takes an answer from outside (a deposit seen, a tx confirmed, a
-// tss session's outcome, a published key), then executes due duties.
-func (n *Node) Record(ev events.Event) error {
-	return n.input(ev)
-}
-
-func (n *Node) input(ev events.Event) error {
 	n.mu.Lock()
-	out, signing, err := n.handle(ev)
+	out, signing, err := n.handle(&events.Tick{Time: events.TimeOf(now)})
 	n.mu.Unlock()
 	for _, m := range out {
 		n.cfg.Publish(m)
@@ -154,6 +153,28 @@ func (n *Node) input(ev events.Event) error {
 		n.cfg.StartSigning(d)
 	}
 	return err
+}
+
+// Record takes answers from outside (deposits seen, a tx confirmed, a tss
+// session's outcome, a published key) in one append.
+func (n *Node) Record(evs ...events.Event) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.recordAll(evs)
+}
+
+func (n *Node) recordAll(evs []events.Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	first, err := n.store.Append(evs...)
+	if err != nil {
+		return err
+	}
+	for i, ev := range evs {
+		n.state.Apply(first+uint64(i), ev)
+	}
+	return nil
 }
 
 // handle records ev and executes duties until none is due. It returns
@@ -288,23 +309,29 @@ func (n *Node) SendIntent(kv events.KVEntry) error {
 	return nil
 }
 
-// Receive takes a message from the network. One that fails validation is
-// dropped and counted, never logged; a valid one is logged even if it
-// breaks the protocol, as evidence.
-func (n *Node) Receive(m events.Signed) {
-	if err := net.Validate(&m); err != nil {
-		n.dropped.Add(1)
-		return
+// Receive takes messages from the network, recorded in one append. One
+// that fails validation is dropped and counted, never logged; a valid one
+// is logged even if it breaks the protocol, as evidence.
+func (n *Node) Receive(msgs ...events.Signed) {
+	evs := make([]events.Event, 0, len(msgs))
+	for i := range msgs {
+		if err := n.cfg.Validate(&msgs[i]); err != nil {
+			n.dropped.Add(1)
+			continue
+		}
+		ev, err := events.ReceivedEvent(msgs[i])
+		if err != nil {
+			n.dropped.Add(1)
+			continue
+		}
+		evs = append(evs, ev)
 	}
-	ev, err := events.ReceivedEvent(m)
-	if err != nil {
-		n.dropped.Add(1)
-		return
-	}
-	if err := n.input(ev); err != nil && !errors.Is(err, events.ErrClosed) {
-		// The log refused a write (disk full, I/O error): the message is
-		// lost to this node like a network drop, and counted as one.
-		n.dropped.Add(1)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if err := n.recordAll(evs); err != nil && !errors.Is(err, events.ErrClosed) {
+		// The log refused a write (disk full, I/O error): the messages are
+		// lost to this node like a network drop, and counted as such.
+		n.dropped.Add(uint64(len(evs)))
 	}
 }
 

@@ -99,6 +99,16 @@ func (b *Blocks) Add(block Block) {
 	b.entries = append(b.entries, block)
 }
 
+// BlockedFor reports whether a peer is blocked now for a reason.
+func (b *Blocks) BlockedFor(peer events.PeerID, reason BlockReason) bool {
+	for i := range b.entries {
+		if e := &b.entries[i]; e.Peer == peer && e.Reason == reason && b.now < e.Until {
+			return true
+		}
+	}
+	return false
+}
+
 // Blocked reports whether a peer is blocked now.
 func (b *Blocks) Blocked(peer events.PeerID) bool {
 	for i := range b.entries {

@@ -19,6 +19,9 @@ const (
 	OutcomeSigned  = "signed"
 	OutcomeAborted = "aborted"
 	OutcomeSkipped = "skipped"
+	// OutcomeSetSigning: every checksum matched and the threshold set,
+	// which this node is not in, signs.
+	OutcomeSetSigning = "set signing"
 )
 
 // ProposalRecord is a received proposal and what this node made of it.
@@ -176,7 +179,14 @@ func (r *Rounds) tick(now events.Time) {
 		r.computeThreshold()
 	}
 	if cur.Outcome == OutcomePending && r.offset() >= events.Time(r.params.CheckPhase) && cur.Threshold != nil && cur.Threshold.Found {
-		cur.Outcome, cur.Reason = OutcomeAborted, "checksums incomplete at the end of the check phase"
+		switch {
+		case r.ChecksumsComplete() && !slices.Contains(cur.Threshold.Set, r.self):
+			cur.Outcome = OutcomeSetSigning
+		case r.ChecksumsComplete():
+			cur.Outcome, cur.Reason = OutcomeAborted, "checksums matched but the signing session did not start"
+		default:
+			cur.Outcome, cur.Reason = OutcomeAborted, "checksums incomplete at the end of the check phase"
+		}
 	}
 }
 
@@ -255,7 +265,11 @@ func (r *Rounds) onProposal(seq uint64, m *events.Signed) {
 		if !sameProposal(&prev.Proposal, &p) { // a gossip duplicate is no equivocation
 			block := Block{Peer: m.From, Reason: BlockEquivocation, Evidence: []uint64{prev.Seq, seq}, Round: p.Round,
 				Note: "two different proposals for one round"}
-			r.blocks.Add(block)
+			// The round keeps the evidence; the block list gains an entry
+			// only when the peer is not already blocked for it.
+			if !r.blocks.BlockedFor(m.From, BlockEquivocation) {
+				r.blocks.Add(block)
+			}
 			r.cur.Equivocations = append(r.cur.Equivocations, block)
 		}
 		return

@@ -1,0 +1,494 @@
+package sim
+
+import (
+	"cmp"
+	"container/heap"
+	"crypto/ed25519"
+	"crypto/sha512"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/metanode/metanode/events"
+	"github.com/metanode/metanode/net"
+	"github.com/metanode/metanode/node"
+	"github.com/metanode/metanode/projections"
+	"github.com/metanode/metanode/tss"
+)
+
+// Config describes a run.
+type Config struct {
+	Nodes     int
+	Threshold int
+	Seed      uint64
+	Duration  time.Duration
+	// Dir receives each node's data under Dir/node-<i>.
+	Dir        string
+	Faults     []Fault
+	Drop       float64       // probability a message to one receiver is lost
+	MaxDelay   time.Duration // delivery delay, uniform in [0, MaxDelay]
+	Partitions []Partition
+	// DepositEvery is the mean time between deposits (default 1 min).
+	DepositEvery time.Duration
+}
+
+// Start is the virtual time every run starts at.
+var Start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Params are the protocol parameters of a run.
+func (c Config) Params() events.Params {
+	p := events.DefaultParams(c.Nodes, c.Threshold)
+	p.Network = "sim"
+	p.KeygenUntil = events.TimeOf(Start)
+	p.RefundAfter = 10 * time.Minute
+	return p
+}
+
+func (c Config) validate() error {
+	if c.Nodes < 2 {
+		return fmt.Errorf("sim: %d nodes: need at least 2", c.Nodes)
+	}
+	if c.Threshold < 1 || c.Threshold >= c.Nodes {
+		return fmt.Errorf("sim: threshold t=%d: need 1 <= t < nodes=%d", c.Threshold, c.Nodes)
+	}
+	if c.Duration <= 0 {
+		return errors.New("sim: duration must be positive")
+	}
+	for _, f := range c.Faults {
+		if f.Node >= c.Nodes {
+			return fmt.Errorf("sim: %s@%d: there are only %d nodes", f.Behaviour, f.Node, c.Nodes)
+		}
+	}
+	if c.Drop < 0 || c.Drop >= 1 {
+		return fmt.Errorf("sim: drop %v: want 0 <= drop < 1", c.Drop)
+	}
+	return c.Params().Validate()
+}
+
+type simNode struct {
+	index     int
+	node      *node.Node
+	id        events.PeerID
+	key       crypto.PrivKey
+	share     []byte
+	faults    map[Behaviour]bool
+	firstPing *events.Signed
+	sent      int
+}
+
+func (n *simNode) has(b Behaviour) bool { return n.faults[b] }
+
+type delivery struct {
+	at  events.Time
+	seq uint64
+	to  int
+	msg events.Signed
+}
+
+type deliveryQueue []delivery
+
+func (q deliveryQueue) Len() int { return len(q) }
+func (q deliveryQueue) Less(i, j int) bool {
+	if q[i].at != q[j].at {
+		return q[i].at < q[j].at
+	}
+	return q[i].seq < q[j].seq
+}
+func (q deliveryQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *deliveryQueue) Push(x any)   { *q = append(*q, x.(delivery)) }
+func (q *deliveryQueue) Pop() any {
+	old := *q
+	d := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return d
+}
+
+type pendingFinish struct {
+	at      events.Time
+	node    int
+	session events.Hash
+}
+
+// Sim is one run.
+type Sim struct {
+	cfg    Config
+	params events.Params
+	rng    *rand.Rand
+	now    events.Time
+	nodes  []*simNode
+	key    *events.KeyPublished
+
+	queue    deliveryQueue
+	sendSeq  uint64
+	finishes []pendingFinish
+	// confirmed: sessions whose tx the chain has confirmed (once each).
+	confirmed map[events.Hash]bool
+	spends    map[events.Hash][]string
+	deposits  int
+
+	// starts: for every round, the session nonces nodes started.
+	starts map[int64]map[events.Hash][]int
+
+	validated validationCache
+}
+
+// validationCache remembers validation results, so a message broadcast
+// to every node has its signature checked once, not once per receiver.
+// The result depends only on the message's bytes.
+type validationCache struct {
+	current, previous map[events.Hash]error
+	steps             int
+}
+
+func (c *validationCache) validate(m *events.Signed) error {
+	h := sha512.New512_256()
+	for _, part := range [][]byte{[]byte(m.Type), []byte(m.From), m.Body, m.Sig} {
+		h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(part))))
+		h.Write(part)
+	}
+	var key events.Hash
+	h.Sum(key[:0])
+	if err, ok := c.current[key]; ok {
+		return err
+	}
+	if err, ok := c.previous[key]; ok {
+		return err
+	}
+	if c.current == nil {
+		c.current = map[events.Hash]error{}
+	}
+	err := net.Validate(m)
+	c.current[key] = err
+	return err
+}
+
+// age drops results older than two generations of ten steps: every
+// delivery is within a second of its sending.
+func (c *validationCache) age() {
+	c.steps++
+	if c.steps%10 == 0 {
+		c.previous, c.current = c.current, nil
+	}
+}
+
+// derive is a seeded hash for deterministic identities and shares.
+func derive(label string, seed uint64, i int) []byte {
+	b := binary.BigEndian.AppendUint64([]byte(label), seed)
+	b = binary.BigEndian.AppendUint64(b, uint64(i))
+	sum := sha512.Sum512_256(b)
+	return sum[:]
+}
+
+// New prepares a run: identities, shares and the published key.
+func New(cfg Config) (*Sim, error) {
+	if cfg.MaxDelay == 0 {
+		cfg.MaxDelay = 300 * time.Millisecond
+	}
+	if cfg.DepositEvery == 0 {
+		cfg.DepositEvery = time.Minute
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	s := &Sim{
+		cfg: cfg, params: cfg.Params(), rng: rand.New(rand.NewPCG(cfg.Seed, 0x6d657461)),
+		now: events.TimeOf(Start), confirmed: map[events.Hash]bool{}, spends: map[events.Hash][]string{},
+		starts: map[int64]map[events.Hash][]int{},
+	}
+	s.key = &events.KeyPublished{KeyID: sha512.Sum512_256(derive("sim-key", cfg.Seed, 0)), Address: "sim-vault", Threshold: cfg.Threshold}
+	for i := range cfg.Nodes {
+		key, err := crypto.UnmarshalEd25519PrivateKey(ed25519.NewKeyFromSeed(derive("sim-identity", cfg.Seed, i)))
+		if err != nil {
+			return nil, err
+		}
+		pid, err := peer.IDFromPrivateKey(key)
+		if err != nil {
+			return nil, err
+		}
+		n := &simNode{index: i, id: events.PeerID(pid), key: key, share: derive("sim-share", cfg.Seed, i), faults: map[Behaviour]bool{}}
+		s.nodes = append(s.nodes, n)
+	}
+	for _, f := range cfg.Faults {
+		s.nodes[f.Node].faults[f.Behaviour] = true
+	}
+	// The key's committee is every node; a clone holds node 0's share,
+	// and the corrupted keygen that gave it one published it so.
+	for _, n := range s.nodes {
+		if n.has(Clone) && n.index != 0 {
+			n.share = s.nodes[0].share
+		}
+		point, err := tss.SharePoint(n.share)
+		if err != nil {
+			return nil, err
+		}
+		s.key.SharePoints = append(s.key.SharePoints, events.SharePoint{Peer: n.id, Point: point})
+	}
+	s.key.PublicKey = s.key.SharePoints[0].Point // stands in until real keygen
+	return s, nil
+}
+
+// Run plays the whole run and returns its result. The nodes' logs stay
+// in cfg.Dir.
+func Run(cfg Config) (*Result, error) {
+	s, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	if err := s.open(); err != nil {
+		return nil, err
+	}
+	end := s.now.Add(cfg.Duration)
+	for s.now < end {
+		if err := s.step(); err != nil {
+			return nil, err
+		}
+	}
+	return s.result(), nil
+}
+
+func (s *Sim) open() error {
+	for _, n := range s.nodes {
+		sn := n
+		var err error
+		sn.node, err = node.Open(filepath.Join(s.cfg.Dir, fmt.Sprintf("node-%d", sn.index)), node.Config{
+			Params:       s.params,
+			Identity:     sn.key,
+			Publish:      func(m events.Signed) { s.publish(sn, m) },
+			Chain:        stakeChain{s},
+			StakeTx:      stakeTx(sn.index),
+			Share:        sn.share,
+			StartSigning: func(d projections.Duty) { s.startSigning(sn, d) },
+			NoSync:       true,
+			Validate:     s.validated.validate,
+		})
+		if err != nil {
+			return fmt.Errorf("node %d: %w", sn.index, err)
+		}
+		if err := sn.node.Record(s.key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Sim) close() {
+	for _, n := range s.nodes {
+		if n.node != nil {
+			n.node.Close()
+		}
+	}
+}
+
+func stakeTx(i int) string { return fmt.Sprintf("stake-%d", i) }
+
+// step advances the clock by one second: deliveries up to now, the
+// world's doings, then every node's tick.
+func (s *Sim) step() error {
+	inbox := make([][]events.Signed, len(s.nodes))
+	for s.queue.Len() > 0 && s.queue[0].at <= s.now {
+		d := heap.Pop(&s.queue).(delivery)
+		inbox[d.to] = append(inbox[d.to], d.msg)
+	}
+	for i, msgs := range inbox {
+		s.nodes[i].node.Receive(msgs...)
+	}
+	if err := s.world(); err != nil {
+		return err
+	}
+	for _, n := range s.nodes {
+		if err := n.node.Tick(s.now.Std()); err != nil {
+			return fmt.Errorf("node %d at %v: %w", n.index, s.now, err)
+		}
+	}
+	s.now = s.now.Add(time.Second)
+	return nil
+}
+
+// world plays the chain: deposits with swap intents, signing sessions
+// ending, payouts confirming.
+func (s *Sim) world() error {
+	if s.rng.Float64() < float64(time.Second)/float64(s.cfg.DepositEvery) {
+		s.deposits++
+		amount := uint64(10_000 + 17*s.deposits)
+		dep := &events.DepositObserved{
+			Chain: "sim", TxID: fmt.Sprintf("deposit-%d", s.deposits), Amount: amount,
+			Sender: fmt.Sprintf("sender-%d", s.deposits), Confirmations: s.params.Confirmations,
+		}
+		// Nine in ten deposits come with a swap intent, gossiped by a node.
+		if s.rng.IntN(10) > 0 {
+			by := s.nodes[s.rng.IntN(len(s.nodes))]
+			if err := by.node.SendIntent(events.KVEntry{Amount: amount, Intent: []byte(fmt.Sprintf("pay %d to dest-%d", amount, s.deposits))}); err != nil {
+				return err
+			}
+		}
+		for _, n := range s.nodes {
+			if err := n.node.Record(dep); err != nil {
+				return err
+			}
+		}
+	}
+	s.validated.age()
+	var later []pendingFinish
+	for _, f := range s.finishes {
+		if f.at > s.now {
+			later = append(later, f)
+			continue
+		}
+		if err := s.nodes[f.node].node.Record(&events.TSSSessionFinished{Session: f.session, Outcome: events.OutcomeSuccess}); err != nil {
+			return err
+		}
+		if !s.confirmed[f.session] {
+			s.confirmed[f.session] = true
+			confirm := &events.TxConfirmed{Chain: "sim", TxID: f.session.String(), Height: uint64(s.now.Std().Unix()), Confirmations: 1, Spends: s.spends[f.session]}
+			for _, n := range s.nodes {
+				if err := n.node.Record(confirm); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	s.finishes = later
+	return nil
+}
+
+// startSigning stands in for a tss signing session until the tss work
+// lands: it records that the set started, and success 5 s later.
+func (s *Sim) startSigning(n *simNode, d projections.Duty) {
+	if s.starts[d.Round] == nil {
+		s.starts[d.Round] = map[events.Hash][]int{}
+	}
+	s.starts[d.Round][d.Session] = append(s.starts[d.Round][d.Session], n.index)
+	n.node.View(func(st *projections.State) {
+		if cur := st.Rounds.Current(); cur != nil && s.spends[d.Session] == nil {
+			s.spends[d.Session] = slices.Clone(cur.Transfers)
+		}
+	})
+	s.finishes = append(s.finishes, pendingFinish{at: s.now.Add(5 * time.Second), node: n.index, session: d.Session})
+}
+
+// publish sends a node's message to every other node, through its
+// byzantine behaviours and the network's loss, delay and partitions.
+func (s *Sim) publish(from *simNode, m events.Signed) {
+	for _, out := range s.misbehave(from, m) {
+		for _, to := range s.nodes {
+			if to == from || s.cut(from.index, to.index) || s.rng.Float64() < s.cfg.Drop {
+				continue
+			}
+			s.sendSeq++
+			delay := time.Duration(s.rng.Int64N(int64(s.cfg.MaxDelay) + 1))
+			heap.Push(&s.queue, delivery{at: s.now.Add(delay), seq: s.sendSeq, to: to.index, msg: out})
+		}
+	}
+}
+
+func (s *Sim) cut(a, b int) bool {
+	offset := s.now.Sub(events.TimeOf(Start))
+	for _, p := range s.cfg.Partitions {
+		if offset >= p.From && offset < p.Until && slices.Contains(p.Nodes, a) != slices.Contains(p.Nodes, b) {
+			return true
+		}
+	}
+	return false
+}
+
+// misbehave returns what a node actually puts on the wire for m.
+func (s *Sim) misbehave(n *simNode, m events.Signed) []events.Signed {
+	n.sent++
+	switch {
+	case n.has(Silent):
+		return nil
+	case n.has(Forge) && n.sent%2 == 0:
+		forged := m
+		forged.Sig = append([]byte{}, m.Sig...)
+		forged.Sig[0] ^= 0x01
+		return []events.Signed{forged}
+	}
+	out := []events.Signed{m}
+	switch m.Type {
+	case events.TypePing:
+		if n.has(Replay) {
+			if n.firstPing == nil {
+				first := m
+				n.firstPing = &first
+			} else {
+				out = append(out, *n.firstPing)
+			}
+		}
+	case events.TypeProposal:
+		if n.has(Equivocate) {
+			var p events.Proposal
+			if events.Unmarshal(m.Body, &p) == nil {
+				p.M0[0] ^= 0xff
+				p.Transfers = append(p.Transfers, "invented:0")
+				out = append(out, s.resign(n, m.Type, &p))
+			}
+		}
+	case events.TypeChecksum:
+		if n.has(WrongChecksum) {
+			var c events.Checksum
+			if events.Unmarshal(m.Body, &c) == nil {
+				c.Sum = sha512.Sum512_256(c.Sum[:])
+				out = []events.Signed{s.resign(n, m.Type, &c)}
+			}
+		}
+	case events.TypeSigningSet:
+		if n.has(SmallSets) {
+			var set events.SigningSet
+			if events.Unmarshal(m.Body, &set) == nil && len(set.Members) > 1 {
+				set.Members = []events.PeerID{n.id}
+				out = []events.Signed{s.resign(n, m.Type, &set)}
+			}
+		}
+	}
+	return out
+}
+
+func (s *Sim) resign(n *simNode, typ string, body any) events.Signed {
+	data, err := events.Marshal(nil, body)
+	if err != nil {
+		panic(err)
+	}
+	m, err := net.Sign(n.key, typ, data)
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
+// stakeChain answers stake checks from the run's configuration.
+type stakeChain struct{ s *Sim }
+
+func (c stakeChain) CheckStake(peerID events.PeerID, tx string) events.StakeChecked {
+	ans := events.StakeChecked{Peer: peerID, StakeTx: tx}
+	for _, n := range c.s.nodes {
+		if n.id != peerID || tx != stakeTx(n.index) {
+			continue
+		}
+		// Node 0 is the most senior: stakes are an hour apart.
+		age := 100*time.Hour + time.Duration(len(c.s.nodes)-n.index)*time.Hour
+		if n.has(YoungStake) {
+			age = 10 * time.Hour
+		}
+		ans.Found, ans.Confirmed, ans.Amount, ans.BoundPeer = true, true, 100, n.id
+		ans.ConfirmedAt = events.TimeOf(Start).Add(-age)
+		ans.Spent = n.has(MovedStake) && c.s.now.Sub(events.TimeOf(Start)) >= c.s.cfg.Duration/3
+	}
+	return ans
+}
+
+func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
+	keys := make([]K, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
