@@ -105,7 +105,7 @@ func Open(dir string, opts Options) (s *Store, err error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:  lockTimeout,
 		ReadOnly: opts.ReadOnly,
-		NoSync: opts.NoSync,
+		NoSync:   opts.NoSync,
 		// The freelist stays on disk (NoFreelistSync off): rebuilding it
 		// at open runs bbolt's page check in a goroutine of its own, where
 		// a damaged page would crash the process instead of failing Open.
