@@ -22,12 +22,15 @@ func NewApp() *cli.App {
 			"threshold key, and records every input in an append-only event log that replays exactly.",
 		Commands: []*cli.Command{
 			devnetCommand(),
+			simCommand(),
 			logCommand(),
 			replayCommand(),
 			queryCommand(),
 			benchCommand(),
 		},
 		EnableBashCompletion: true,
+		// --partition 5m-10m:0,1 holds commas of its own.
+		DisableSliceFlagSeparator: true,
 		HideHelpCommand:      true,
 	}
 }

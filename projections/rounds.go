@@ -88,6 +88,7 @@ type RoundSummary struct {
 	Reason  string          `msgpack:"r"`
 	M0      events.Hash     `msgpack:"m"`
 	Set     []events.PeerID `msgpack:"s"`
+	Pruned  []Pruned        `msgpack:"p"`
 }
 
 // Rounds runs the signing rounds of PROTOCOL.md section 3.
@@ -202,8 +203,11 @@ func (r *Rounds) closeRound() {
 		}
 	}
 	sum := RoundSummary{Number: cur.Number, Outcome: cur.Outcome, Reason: cur.Reason}
-	if cur.Threshold != nil && cur.Threshold.Found {
-		sum.M0, sum.Set = cur.Threshold.M0, cur.Threshold.Set
+	if cur.Threshold != nil {
+		sum.Pruned = cur.Threshold.Pruned
+		if cur.Threshold.Found {
+			sum.M0, sum.Set = cur.Threshold.M0, cur.Threshold.Set
+		}
 	}
 	r.history = append(r.history, sum)
 }

@@ -1,0 +1,272 @@
+package sim_test
+
+import (
+	"bytes"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/metanode/metanode/events"
+	"github.com/metanode/metanode/projections"
+	"github.com/metanode/metanode/replay"
+	"github.com/metanode/metanode/sim"
+)
+
+func run(t *testing.T, cfg sim.Config) *sim.Result {
+	t.Helper()
+	if cfg.Nodes == 0 {
+		cfg.Nodes, cfg.Threshold = 6, 3
+	}
+	if cfg.Duration == 0 {
+		cfg.Duration = 8 * time.Minute
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = 7
+	}
+	cfg.Dir = t.TempDir()
+	res, err := sim.Run(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// In every scenario: never two different threshold sets start signing
+	// in one round.
+	if res.ConflictingStarts != 0 {
+		t.Fatalf("%d rounds where two different sets started signing", res.ConflictingStarts)
+	}
+	return res
+}
+
+// foldNode replays node i's log.
+func foldNode(t *testing.T, res *sim.Result, i int) (*projections.State, events.Hash) {
+	t.Helper()
+	store, err := events.Open(filepath.Dir(res.Nodes[i].Log), events.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	state := projections.NewState()
+	out, err := replay.Run(store, state, replay.Until{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return state, out.StateHash
+}
+
+func honest(res *sim.Result) []int {
+	var out []int
+	for _, n := range res.Nodes {
+		if len(n.Faults) == 0 {
+			out = append(out, n.Index)
+		}
+	}
+	return out
+}
+
+func peerID(t *testing.T, res *sim.Result, i int) events.PeerID {
+	t.Helper()
+	var b []byte
+	if _, err := fmt.Sscanf(res.Nodes[i].ID, "%x", &b); err != nil {
+		t.Fatal(err)
+	}
+	return events.PeerID(b)
+}
+
+func TestHonestRunSignsAndReplays(t *testing.T) {
+	res := run(t, sim.Config{})
+	if res.Signed < 3 || res.Aborted != 0 || len(res.Blocks) != 0 {
+		t.Fatalf("honest run: %d signed, %d aborted, %d blocks", res.Signed, res.Aborted, len(res.Blocks))
+	}
+	for _, n := range res.Nodes {
+		if n.PeersListed != len(res.Nodes) {
+			t.Errorf("node %d lists %d peers, want all %d", n.Index, n.PeersListed, len(res.Nodes))
+		}
+		if _, hash := foldNode(t, res, n.Index); hash.String() != n.StateHash {
+			t.Errorf("node %d: replay gives %s, the sim reported %s", n.Index, hash, n.StateHash)
+		}
+	}
+}
+
+// TestReproducible: the same seed gives the same logs, record for record.
+func TestReproducible(t *testing.T) {
+	cfg := sim.Config{Faults: []sim.Fault{{Behaviour: sim.Equivocate, Node: 2}}, Drop: 0.05}
+	a, b := run(t, cfg), run(t, cfg)
+	for i := range a.Nodes {
+		if a.Nodes[i].StateHash != b.Nodes[i].StateHash {
+			t.Fatalf("node %d: state %s vs %s", i, a.Nodes[i].StateHash, b.Nodes[i].StateHash)
+		}
+		ra, rb := records(t, a.Nodes[i].Log), records(t, b.Nodes[i].Log)
+		if len(ra) != len(rb) {
+			t.Fatalf("node %d: %d vs %d records", i, len(ra), len(rb))
+		}
+		for j := range ra {
+			if !bytes.Equal(ra[j], rb[j]) {
+				t.Fatalf("node %d: record %d differs", i, j+1)
+			}
+		}
+	}
+	cfg.Seed = 8
+	if c := run(t, cfg); c.Nodes[0].StateHash == a.Nodes[0].StateHash {
+		t.Fatal("another seed gave the same run")
+	}
+}
+
+func records(t *testing.T, logFile string) [][]byte {
+	t.Helper()
+	store, err := events.Open(filepath.Dir(logFile), events.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	var out [][]byte
+	err = store.Scan(0, 0, func(r events.Record) error {
+		out = append(out, events.AppendRecord(nil, r.Seq, r.Kind, r.Body))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestByzantine(t *testing.T) {
+	tests := []struct {
+		name   string
+		faults []sim.Fault
+		check  func(t *testing.T, res *sim.Result)
+	}{
+		{"equivocating proposals are blocked", []sim.Fault{{sim.Equivocate, 1}}, func(t *testing.T, res *sim.Result) {
+			if got := res.BlockedBy(1, "equivocation"); got != len(honest(res)) {
+				t.Fatalf("%d honest nodes blocked the equivocator, want all %d", got, len(honest(res)))
+			}
+		}},
+		{"forged signatures are dropped unlogged", []sim.Fault{{sim.Forge, 1}}, func(t *testing.T, res *sim.Result) {
+			for _, i := range honest(res) {
+				if res.Nodes[i].Dropped == 0 {
+					t.Fatalf("node %d dropped nothing", i)
+				}
+			}
+		}},
+		{"replayed pings are rejected", []sim.Fault{{sim.Replay, 1}}, func(t *testing.T, res *sim.Result) {
+			state, _ := foldNode(t, res, 0)
+			ps, ok := state.Peers.Get(peerID(t, res, 1))
+			if !ok || ps.Rejected == 0 || state.Peers.Verdicts()[projections.PingReplayed] == 0 {
+				t.Fatalf("no replayed ping rejected: %+v", ps)
+			}
+		}},
+		{"a stake too young is never listed", []sim.Fault{{sim.YoungStake, 1}}, func(t *testing.T, res *sim.Result) {
+			state, _ := foldNode(t, res, 0)
+			ps, _ := state.Peers.Get(peerID(t, res, 1))
+			if problem := state.Peers.StakeProblem(ps); !strings.Contains(problem, "too young") {
+				t.Fatalf("stake problem %q", problem)
+			}
+			if res.Nodes[0].PeersListed != len(res.Nodes)-1 {
+				t.Fatalf("node 0 lists %d peers", res.Nodes[0].PeersListed)
+			}
+		}},
+		{"a moved stake drops the peer", []sim.Fault{{sim.MovedStake, 1}}, func(t *testing.T, res *sim.Result) {
+			state, _ := foldNode(t, res, 0)
+			ps, _ := state.Peers.Get(peerID(t, res, 1))
+			if !ps.Moved || state.Peers.StakeProblem(ps) != "stake moved" {
+				t.Fatalf("moved=%t problem %q", ps.Moved, state.Peers.StakeProblem(ps))
+			}
+		}},
+		{"a cloned share is pruned", []sim.Fault{{sim.Clone, 1}}, func(t *testing.T, res *sim.Result) {
+			state, _ := foldNode(t, res, 2)
+			clone, original := peerID(t, res, 1), peerID(t, res, 0)
+			pruned := 0
+			for _, h := range state.Rounds.History() {
+				for _, p := range h.Pruned {
+					if p.Peer == clone && p.Senior == original {
+						pruned++
+					}
+				}
+				if containsBoth(h.Set, clone, original) {
+					t.Fatalf("round %d: threshold set holds the share twice", h.Number)
+				}
+			}
+			if pruned == 0 {
+				t.Fatal("the clone was never pruned")
+			}
+		}},
+		{"a wrong checksum is an outlier: blocked, round aborted, then signing resumes", []sim.Fault{{sim.WrongChecksum, 0}}, func(t *testing.T, res *sim.Result) {
+			if res.Aborted == 0 || res.BlockedBy(0, "checksum outlier") == 0 {
+				t.Fatalf("aborted %d, outlier blocks %d", res.Aborted, res.BlockedBy(0, "checksum outlier"))
+			}
+			if res.Signed == 0 {
+				t.Fatal("no round signed without the outlier")
+			}
+		}},
+		{"signing sets under threshold are ignored", []sim.Fault{{sim.SmallSets, 0}}, func(t *testing.T, res *sim.Result) {
+			state, _ := foldNode(t, res, 2)
+			small := peerID(t, res, 0)
+			for _, h := range state.Rounds.History() {
+				for _, p := range h.Set {
+					if p == small {
+						t.Fatalf("round %d: a peer with an under-threshold set is in the threshold set", h.Number)
+					}
+				}
+			}
+			if res.Signed == 0 {
+				t.Fatal("nothing signed")
+			}
+		}},
+		{"a silent node expires and the rest sign", []sim.Fault{{sim.Silent, 1}}, func(t *testing.T, res *sim.Result) {
+			if res.Nodes[0].PeersListed != len(res.Nodes)-1 || res.Signed == 0 {
+				t.Fatalf("listed %d, signed %d", res.Nodes[0].PeersListed, res.Signed)
+			}
+		}},
+		{"two at once: equivocation and silence", []sim.Fault{{sim.Equivocate, 1}, {sim.Silent, 2}}, func(t *testing.T, res *sim.Result) {
+			if res.BlockedBy(1, "equivocation") != len(honest(res)) || res.Nodes[0].PeersListed != len(res.Nodes)-2 || res.Signed == 0 {
+				t.Fatalf("blocks %d, listed %d, signed %d", res.BlockedBy(1, "equivocation"), res.Nodes[0].PeersListed, res.Signed)
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.check(t, run(t, sim.Config{Faults: tc.faults}))
+		})
+	}
+}
+
+func containsBoth(set []events.PeerID, a, b events.PeerID) bool {
+	var hasA, hasB bool
+	for _, p := range set {
+		hasA = hasA || p == a
+		hasB = hasB || p == b
+	}
+	return hasA && hasB
+}
+
+// TestPartitionHeals: while nodes 0 and 1 are cut off the other four
+// (t+1 = 4) can still reach a threshold set; after the partition heals
+// everyone lists everyone again and rounds sign.
+func TestPartitionHeals(t *testing.T) {
+	res := run(t, sim.Config{Duration: 12 * time.Minute,
+		Partitions: []sim.Partition{{From: 2 * time.Minute, Until: 5 * time.Minute, Nodes: []int{0, 1}}}})
+	signedAfter := 0
+	for _, r := range res.Rounds {
+		if r.Number-res.Rounds[0].Number >= 6 && (r.Outcomes[projections.OutcomeSigned] > 0) {
+			signedAfter++
+		}
+	}
+	if signedAfter == 0 {
+		t.Fatal("no round signed after the partition healed")
+	}
+	for _, n := range res.Nodes {
+		if n.PeersListed != len(res.Nodes) {
+			t.Errorf("node %d lists %d peers after the partition healed", n.Index, n.PeersListed)
+		}
+	}
+}
+
+// TestLightLoss: 2% of messages lost; rounds still sign. (Every proposal,
+// set and checksum must arrive for a round to sign: the protocol relies on
+// the gossip layer's retransmission.)
+func TestLightLoss(t *testing.T) {
+	res := run(t, sim.Config{Drop: 0.02, Duration: 12 * time.Minute})
+	if res.Signed == 0 {
+		t.Fatal("nothing signed under 2% loss")
+	}
+}
