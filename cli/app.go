@@ -31,7 +31,7 @@ func NewApp() *cli.App {
 		EnableBashCompletion: true,
 		// --partition 5m-10m:0,1 holds commas of its own.
 		DisableSliceFlagSeparator: true,
-		HideHelpCommand:      true,
+		HideHelpCommand:           true,
 	}
 }
 
