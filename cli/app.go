@@ -26,6 +26,7 @@ func NewApp() *cli.App {
 			logCommand(),
 			replayCommand(),
 			queryCommand(),
+			auditCommand(),
 			benchCommand(),
 		},
 		EnableBashCompletion: true,

@@ -18,6 +18,24 @@ func queryCommand() *cli.Command {
 		Usage: "read the state a log folds to",
 		Subcommands: []*cli.Command{
 			{
+				Name:   "rounds",
+				Usage:  "every signing round's outcome, its threshold set and why",
+				Flags:  []cli.Flag{logDirFlag(), jsonFlag(), untilFlag},
+				Action: queryRounds,
+			},
+			{
+				Name:   "blocks",
+				Usage:  "the block list in force: peer, reason, evidence seqs, from, until",
+				Flags:  []cli.Flag{logDirFlag(), jsonFlag(), untilFlag},
+				Action: func(c *cli.Context) error { return queryBlocks(c, false) },
+			},
+			{
+				Name:   "culprits",
+				Usage:  "every block ever made, expired ones included, with its evidence",
+				Flags:  []cli.Flag{logDirFlag(), jsonFlag(), untilFlag},
+				Action: func(c *cli.Context) error { return queryBlocks(c, true) },
+			},
+			{
 				Name:   "peers",
 				Usage:  "the peer table: every peer seen, its last ping, its stake, and whether it is in the peer list",
 				Flags:  []cli.Flag{logDirFlag(), jsonFlag(), untilFlag},
@@ -100,6 +118,94 @@ func queryPeers(c *cli.Context) error {
 		}
 		fmt.Fprintf(w, "%s  %s  seq %-6d %-9s last ping %-19s  stake %s  (%d pings rejected, last: %s)\n",
 			listed, short(r.Peer[max(0, len(r.Peer)-12):]), r.LastSeq, r.State, last, r.Stake, r.Rejected, r.LastCheck)
+	}
+	return nil
+}
+
+type roundRow struct {
+	Round   int64    `json:"round"`
+	Start   string   `json:"start"`
+	Outcome string   `json:"outcome"`
+	Reason  string   `json:"reason,omitempty"`
+	M0      string   `json:"m0,omitempty"`
+	Set     []string `json:"threshold_set,omitempty"`
+}
+
+func queryRounds(c *cli.Context) error {
+	state, _, err := foldLog(c)
+	if err != nil {
+		return err
+	}
+	epoch := state.Summary.Params().SigningEpoch
+	history := state.Rounds.History()
+	if cur := state.Rounds.Current(); cur != nil {
+		sum := projections.RoundSummary{Number: cur.Number, Outcome: cur.Outcome + " (current)", Reason: cur.Reason}
+		if cur.Threshold != nil && cur.Threshold.Found {
+			sum.M0, sum.Set = cur.Threshold.M0, cur.Threshold.Set
+		}
+		history = append(history, sum)
+	}
+	var rows []roundRow
+	for _, h := range history {
+		row := roundRow{Round: h.Number, Start: events.Time(h.Number * int64(epoch)).String(), Outcome: h.Outcome, Reason: h.Reason}
+		if len(h.Set) > 0 {
+			row.M0 = h.M0.String()
+			for _, p := range h.Set {
+				row.Set = append(row.Set, fmt.Sprintf("%x", []byte(p)))
+			}
+		}
+		rows = append(rows, row)
+	}
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, rows)
+	}
+	for i, row := range rows {
+		set := ""
+		if len(history[i].Set) > 0 {
+			set = "  set " + peers(history[i].Set)
+		}
+		reason := ""
+		if row.Reason != "" {
+			reason = " (" + row.Reason + ")"
+		}
+		fmt.Fprintf(c.App.Writer, "%d  %s  %s%s%s\n", row.Round, row.Start, row.Outcome, reason, set)
+	}
+	return nil
+}
+
+type blockRow struct {
+	Peer     string   `json:"peer"`
+	Reason   string   `json:"reason"`
+	Evidence []uint64 `json:"evidence_seqs"`
+	Round    int64    `json:"round,omitempty"`
+	From     string   `json:"from"`
+	Until    string   `json:"until"`
+	Note     string   `json:"note,omitempty"`
+}
+
+func queryBlocks(c *cli.Context, all bool) error {
+	state, _, err := foldLog(c)
+	if err != nil {
+		return err
+	}
+	list := state.Blocks.Active()
+	if all {
+		list = state.Blocks.Culprits()
+	}
+	var rows []blockRow
+	for _, b := range list {
+		rows = append(rows, blockRow{Peer: fmt.Sprintf("%x", []byte(b.Peer)), Reason: b.Reason.String(), Evidence: b.Evidence,
+			Round: b.Round, From: b.From.String(), Until: b.Until.String(), Note: b.Note})
+	}
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, rows)
+	}
+	if len(rows) == 0 {
+		fmt.Fprintln(c.App.Writer, "none")
+	}
+	for i, b := range list {
+		fmt.Fprintf(c.App.Writer, "%s  %-16s  from %s until %s  evidence seqs %v  %s\n",
+			b.Peer.Short(), b.Reason, b.From.Std().Format(time.DateTime), b.Until.Std().Format(time.DateTime), b.Evidence, rows[i].Note)
 	}
 	return nil
 }

@@ -18,10 +18,13 @@ func replayCommand() *cli.Command {
 		Usage:     "fold a log through the projections and print the state hash",
 		UsageText: "metanode replay --log DIR [--until SEQ|TIME] [--json]",
 		Description: "Replaying the same log, or a copy of it, always gives the same state hash.\n" +
+			"--verify recomputes every duty from the log and checks it against the messages the log\n" +
+			"records as sent, the stake checks and the signing starts, stopping at the first divergence.\n" +
 			"--until takes a seq (stop after it) or an RFC 3339 time (stop before the first\n" +
 			"clock tick later than it: the node's state as its clock read that time).",
 		Flags: []cli.Flag{logDirFlag(), jsonFlag(),
 			&cli.StringFlag{Name: "until", Usage: "stop at this `SEQ|TIME`", EnvVars: envName("until")},
+			&cli.BoolFlag{Name: "verify", Usage: "recompute every duty and check it against what the log records as done; exit 1 at the first divergence", EnvVars: envName("verify")},
 		},
 		Action: runReplay,
 	}
@@ -65,6 +68,25 @@ func runReplay(c *cli.Context) error {
 		return err
 	}
 	defer store.Close()
+	if c.Bool("verify") {
+		rep, err := replay.VerifyDuties(store, until)
+		if c.Bool("json") {
+			out := map[string]any{"log": store.Path(), "ok": err == nil, "events": rep.Events, "ticks": rep.Ticks, "duties_matched": rep.Duties}
+			if err != nil {
+				out["divergence"] = err.Error()
+			}
+			if perr := printJSON(c.App.Writer, out); perr != nil {
+				return perr
+			}
+			return err
+		}
+		if err != nil {
+			return fmt.Errorf("replay --verify %s: %w", store.Path(), err)
+		}
+		fmt.Fprintf(c.App.Writer, "ok: %s: %d events, %d ticks, every one of %d recorded actions was a due duty, and no due duty was left undone\n",
+			store.Path(), rep.Events, rep.Ticks, rep.Duties)
+		return nil
+	}
 	state := projections.NewState()
 	summary := state.Summary
 	res, err := replay.Run(store, state, until)

@@ -270,3 +270,24 @@ func TestLightLoss(t *testing.T) {
 		t.Fatal("nothing signed under 2% loss")
 	}
 }
+
+// TestLogsVerify: every node's recorded actions are exactly the duties its
+// own log called for, byzantine nodes included (they lie on the wire, not
+// in their logs).
+func TestLogsVerify(t *testing.T) {
+	res := run(t, sim.Config{Faults: []sim.Fault{{sim.Equivocate, 1}, {sim.WrongChecksum, 0}}, Drop: 0.01})
+	for _, n := range res.Nodes {
+		store, err := events.Open(filepath.Dir(n.Log), events.Options{ReadOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := replay.VerifyDuties(store, replay.Until{})
+		store.Close()
+		if err != nil {
+			t.Fatalf("node %d: %v", n.Index, err)
+		}
+		if rep.Duties == 0 || rep.Ticks == 0 {
+			t.Fatalf("node %d: nothing checked: %+v", n.Index, rep)
+		}
+	}
+}
