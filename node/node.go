@@ -45,9 +45,10 @@ type Config struct {
 	// Share is the node's secret share of the current key (32 bytes), for
 	// share proofs; nil when it holds none.
 	Share []byte
-	// StartSigning runs a signing session whose start is already logged;
-	// its outcome comes back through Record. Nil: the start is only logged.
-	StartSigning func(projections.Duty)
+	// StartSession runs a tss session (signing, keygen or resharing)
+	// whose start is already logged; its outcome comes back through
+	// Record. Nil: the start is only logged.
+	StartSession func(projections.Duty)
 	// NoSync makes appends non-durable: for simulations only.
 	NoSync bool
 	// Validate is the gossip validator (default net.Validate). A
@@ -150,7 +151,7 @@ func (n *Node) Tick(now time.Time) error {
 		n.cfg.Publish(m)
 	}
 	for _, d := range signing {
-		n.cfg.StartSigning(d)
+		n.cfg.StartSession(d)
 	}
 	return err
 }
@@ -269,15 +270,24 @@ func (n *Node) execute(d projections.Duty) (*events.Signed, bool, error) {
 	case projections.DutySendChecksum:
 		m, err := n.send(events.TypeChecksum, &d.Checksum)
 		return m, false, err
-	case projections.DutyStartSigning:
+	case projections.DutySendKeygenCommit:
+		m, err := n.send(events.TypeKeygenCommit, &d.KeygenCommit)
+		return m, false, err
+	case projections.DutyStartSigning, projections.DutyStartKeygen, projections.DutyStartResharing:
 		// Committed before it runs: a replica that takes over never starts
 		// the same session twice.
-		err := n.record(&events.TSSSessionStarted{
-			Session: d.Session, Protocol: events.SessionSigning, Round: d.Round, Parties: d.Signers, M0: d.M0,
-		})
-		return nil, err == nil && n.cfg.StartSigning != nil, err
+		err := n.record(d.StartEvent())
+		return nil, err == nil && n.cfg.StartSession != nil, err
 	}
 	return nil, false, fmt.Errorf("duty %s: no executor", d.Kind)
+}
+
+// SetShare installs the node's share of a new key (after keygen or
+// regroup), for its share proofs.
+func (n *Node) SetShare(share []byte) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.cfg.Share = share
 }
 
 // send signs a message and records it as sent; it must be in the log

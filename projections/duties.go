@@ -17,10 +17,14 @@ const (
 	DutySendSigningSet
 	DutySendChecksum
 	DutyStartSigning
+	DutySendKeygenCommit
+	DutyStartKeygen
+	DutyStartResharing
 )
 
 func (k DutyKind) String() string {
-	return [...]string{"", "send ping", "check stake", "send proposal", "send signing set", "send checksum", "start signing"}[k]
+	return [...]string{"", "send ping", "check stake", "send proposal", "send signing set", "send checksum", "start signing",
+		"send keygen commit", "start keygen", "start resharing"}[k]
 }
 
 // Duty is one thing the node must do now. Which fields are set depends on
@@ -33,11 +37,16 @@ type Duty struct {
 	Proposal   events.Proposal   // DutySendProposal: all but TSSProof
 	SigningSet events.SigningSet // DutySendSigningSet
 	Checksum   events.Checksum   // DutySendChecksum
+	// DutySendKeygenCommit
+	KeygenCommit events.KeygenCommit
 	// DutyStartSigning: the session, its signers in set order and the doc.
-	Session events.Hash
-	Round   int64
-	Signers []events.PeerID
-	M0      events.Hash
+	// DutyStartKeygen and DutyStartResharing: the session, the epoch in
+	// Round and the new committee in Signers (OldParties: the old side).
+	Session    events.Hash
+	Round      int64
+	Signers    []events.PeerID
+	OldParties []events.PeerID
+	M0         events.Hash
 }
 
 // Duties returns what this node must do now: a pure function of the
@@ -46,6 +55,9 @@ func (s *State) Duties() []Duty {
 	var duties []Duty
 	if ping, due := s.OwnPings.PingDue(); due {
 		ping.State = s.Rounds.NodeState()
+		if state, busy := s.Committees.NodeState(); busy {
+			ping.State = state
+		}
 		if key, ok := s.Keys.Current(); ok {
 			ping.KeyID = key.KeyID
 		}
@@ -54,6 +66,7 @@ func (s *State) Duties() []Duty {
 	for _, check := range s.Peers.StakeChecksDue() {
 		duties = append(duties, Duty{Kind: DutyCheckStake, StakeCheck: check})
 	}
+	duties = append(duties, s.Committees.duties()...)
 	return append(duties, s.Rounds.duties()...)
 }
 
@@ -87,4 +100,16 @@ func (r *Rounds) duties() []Duty {
 		})
 	}
 	return duties
+}
+
+// StartEvent is the event that records the start of a session duty
+// (signing, keygen, resharing), committed before the session runs.
+func (d Duty) StartEvent() *events.TSSSessionStarted {
+	switch d.Kind {
+	case DutyStartKeygen:
+		return &events.TSSSessionStarted{Session: d.Session, Protocol: events.SessionKeygen, Round: d.Round, Parties: d.Signers}
+	case DutyStartResharing:
+		return &events.TSSSessionStarted{Session: d.Session, Protocol: events.SessionResharing, Round: d.Round, Parties: d.OldParties, NewParties: d.Signers}
+	}
+	return &events.TSSSessionStarted{Session: d.Session, Protocol: events.SessionSigning, Round: d.Round, Parties: d.Signers, M0: d.M0}
 }

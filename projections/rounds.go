@@ -93,13 +93,14 @@ type RoundSummary struct {
 
 // Rounds runs the signing rounds of PROTOCOL.md section 3.
 type Rounds struct {
-	params    events.Params
-	self      events.PeerID
-	now       events.Time
-	keys      *Keys
-	peers     *Peers
-	blocks    *Blocks
-	transfers *Transfers
+	params     events.Params
+	self       events.PeerID
+	now        events.Time
+	keys       *Keys
+	peers      *Peers
+	blocks     *Blocks
+	transfers  *Transfers
+	committees *Committees
 
 	cur      *Round
 	history  []RoundSummary
@@ -108,8 +109,8 @@ type Rounds struct {
 
 // NewRounds returns the rounds projection over the given projections,
 // which must be folded before it.
-func NewRounds(keys *Keys, peers *Peers, blocks *Blocks, transfers *Transfers) *Rounds {
-	return &Rounds{keys: keys, peers: peers, blocks: blocks, transfers: transfers, sessions: map[events.Hash][]string{}}
+func NewRounds(keys *Keys, peers *Peers, blocks *Blocks, transfers *Transfers, committees *Committees) *Rounds {
+	return &Rounds{keys: keys, peers: peers, blocks: blocks, transfers: transfers, committees: committees, sessions: map[events.Hash][]string{}}
 }
 
 // Current returns the current round (nil before the first tick).
@@ -221,6 +222,8 @@ func (r *Rounds) openRound(number int64) {
 		cur.NotTakingPart = "holds no share of the current key"
 	case !r.listed(r.self):
 		cur.NotTakingPart = "not in its own peer list"
+	case r.busy():
+		cur.NotTakingPart = "not idle: a keygen or regroup session runs"
 	default:
 		doc, ok := r.transfers.Doc(number, key)
 		if !ok {
@@ -231,6 +234,14 @@ func (r *Rounds) openRound(number int64) {
 		cur.Participating = true
 		cur.Doc, cur.M0, cur.Transfers = doc, doc.M0(), doc.Inputs
 	}
+}
+
+func (r *Rounds) busy() bool {
+	if r.committees == nil {
+		return false
+	}
+	_, busy := r.committees.NodeState()
+	return busy
 }
 
 // listed reports whether a peer is in the peer list and not blocked.

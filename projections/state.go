@@ -6,28 +6,31 @@ import "github.com/metanode/metanode/events"
 // keeps one live; replay, audit and the CLI fold one from a log, so the
 // state hash of a running node and of a replay of its log agree.
 type State struct {
-	Summary   *Summary
-	OwnPings  *OwnPings
-	Keys      *Keys
-	Peers     *Peers
-	Blocks    *Blocks
-	Transfers *Transfers
-	Rounds    *Rounds
+	Summary    *Summary
+	OwnPings   *OwnPings
+	Keys       *Keys
+	Peers      *Peers
+	Blocks     *Blocks
+	Transfers  *Transfers
+	Committees *Committees
+	Rounds     *Rounds
 }
 
 // NewState returns the state of an empty log.
 func NewState() *State {
 	keys, blocks, transfers := &Keys{}, &Blocks{}, NewTransfers()
 	peers := NewPeers(keys)
+	committees := NewCommittees(keys, peers, blocks)
 	return &State{
 		Summary: NewSummary(), OwnPings: &OwnPings{}, Keys: keys, Peers: peers,
-		Blocks: blocks, Transfers: transfers, Rounds: NewRounds(keys, peers, blocks, transfers),
+		Blocks: blocks, Transfers: transfers, Committees: committees,
+		Rounds: NewRounds(keys, peers, blocks, transfers, committees),
 	}
 }
 
 // projections in fold order: each reads only those before it.
 func (s *State) projections() Set {
-	return Set{s.Summary, s.OwnPings, s.Keys, s.Peers, s.Blocks, s.Transfers, s.Rounds}
+	return Set{s.Summary, s.OwnPings, s.Keys, s.Peers, s.Blocks, s.Transfers, s.Committees, s.Rounds}
 }
 
 // Apply implements Projection.

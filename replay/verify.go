@@ -30,7 +30,8 @@ type VerifyReport struct {
 // their absence proves nothing; their presence must still have been due.
 func mustExecute(k projections.DutyKind) bool {
 	switch k {
-	case projections.DutySendPing, projections.DutySendSigningSet, projections.DutySendChecksum, projections.DutyStartSigning:
+	case projections.DutySendPing, projections.DutySendSigningSet, projections.DutySendChecksum, projections.DutyStartSigning,
+		projections.DutySendKeygenCommit, projections.DutyStartKeygen, projections.DutyStartResharing:
 		return true
 	}
 	return false
@@ -120,13 +121,20 @@ func actionKind(ev events.Event) (projections.DutyKind, bool) {
 			return projections.DutySendSigningSet, true
 		case events.TypeChecksum:
 			return projections.DutySendChecksum, true
+		case events.TypeKeygenCommit:
+			return projections.DutySendKeygenCommit, true
 		}
 		return 0, false // kv intents and others are not duties
 	case *events.StakeChecked:
 		return projections.DutyCheckStake, true
 	case *events.TSSSessionStarted:
-		if e.Protocol == events.SessionSigning {
+		switch e.Protocol {
+		case events.SessionSigning:
 			return projections.DutyStartSigning, true
+		case events.SessionKeygen:
+			return projections.DutyStartKeygen, true
+		case events.SessionResharing:
+			return projections.DutyStartResharing, true
 		}
 	}
 	return 0, false
@@ -162,11 +170,19 @@ func matches(d projections.Duty, ev events.Event) bool {
 				return false
 			}
 			return c == d.Checksum
+		case projections.DutySendKeygenCommit:
+			var k events.KeygenCommit
+			if events.Unmarshal(e.Msg.Body, &k) != nil {
+				return false
+			}
+			return k == d.KeygenCommit
 		}
 	case *events.StakeChecked:
 		return e.Peer == d.StakeCheck.Peer && e.StakeTx == d.StakeCheck.StakeTx
 	case *events.TSSSessionStarted:
-		return e.Session == d.Session && e.Round == d.Round && e.M0 == d.M0 && slices.Equal(e.Parties, d.Signers)
+		want := d.StartEvent()
+		return e.Protocol == want.Protocol && e.Session == want.Session && e.Round == want.Round && e.M0 == want.M0 &&
+			slices.Equal(e.Parties, want.Parties) && slices.Equal(e.NewParties, want.NewParties)
 	}
 	return false
 }

@@ -22,10 +22,13 @@ const (
 	WrongChecksum Behaviour = "wrong-checksum" // broadcasts a wrong checksum
 	SmallSets     Behaviour = "small-sets"     // broadcasts signing sets under t+1
 	Silent        Behaviour = "silent"         // sends nothing
+	// Frame: the node's own log blames node N-1 for a tss timeout it never
+	// caused (a local block, unverifiable by others), 8 minutes in.
+	Frame Behaviour = "frame"
 )
 
 // Behaviours lists every behaviour.
-var Behaviours = []Behaviour{Equivocate, Forge, Replay, YoungStake, MovedStake, Clone, WrongChecksum, SmallSets, Silent}
+var Behaviours = []Behaviour{Equivocate, Forge, Replay, YoungStake, MovedStake, Clone, WrongChecksum, SmallSets, Silent, Frame}
 
 // Fault gives node Node a behaviour.
 type Fault struct {

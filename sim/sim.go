@@ -37,16 +37,20 @@ type Config struct {
 	Partitions []Partition
 	// DepositEvery is the mean time between deposits (default 1 min).
 	DepositEvery time.Duration
+	// KeygenFor runs keygen epochs for this long before the key locks;
+	// zero starts with a key already generated and locked.
+	KeygenFor time.Duration
 }
 
-// Start is the virtual time every run starts at.
-var Start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+// Start is the virtual time every run starts at: ten minutes before a
+// daily regroup at 00:00 UTC.
+var Start = time.Date(2025, 12, 31, 23, 50, 0, 0, time.UTC)
 
 // Params are the protocol parameters of a run.
 func (c Config) Params() events.Params {
 	p := events.DefaultParams(c.Nodes, c.Threshold)
 	p.Network = "sim"
-	p.KeygenUntil = events.TimeOf(Start)
+	p.KeygenUntil = events.TimeOf(Start.Add(c.KeygenFor))
 	p.RefundAfter = 10 * time.Minute
 	return p
 }
@@ -111,9 +115,9 @@ func (q *deliveryQueue) Pop() any {
 }
 
 type pendingFinish struct {
-	at      events.Time
-	node    int
-	session events.Hash
+	at   events.Time
+	node int
+	duty projections.Duty
 }
 
 // Sim is one run.
@@ -135,6 +139,9 @@ type Sim struct {
 
 	// starts: for every round, the session nonces nodes started.
 	starts map[int64]map[events.Hash][]int
+	// generation counts the keys the world has published.
+	generation int
+	framed     bool
 
 	validated validationCache
 }
@@ -218,6 +225,10 @@ func New(cfg Config) (*Sim, error) {
 	for _, f := range cfg.Faults {
 		s.nodes[f.Node].faults[f.Behaviour] = true
 	}
+	if cfg.KeygenFor > 0 {
+		s.key = nil // the nodes generate it
+		return s, nil
+	}
 	// The key's committee is every node; a clone holds node 0's share,
 	// and the corrupted keygen that gave it one published it so.
 	for _, n := range s.nodes {
@@ -265,15 +276,17 @@ func (s *Sim) open() error {
 			Chain:        stakeChain{s},
 			StakeTx:      stakeTx(sn.index),
 			Share:        sn.share,
-			StartSigning: func(d projections.Duty) { s.startSigning(sn, d) },
+			StartSession: func(d projections.Duty) { s.startSession(sn, d) },
 			NoSync:       true,
 			Validate:     s.validated.validate,
 		})
 		if err != nil {
 			return fmt.Errorf("node %d: %w", sn.index, err)
 		}
-		if err := sn.node.Record(s.key); err != nil {
-			return err
+		if s.key != nil {
+			if err := sn.node.Record(s.key); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -336,22 +349,32 @@ func (s *Sim) world() error {
 		}
 	}
 	s.validated.age()
+	if err := s.frame(); err != nil {
+		return err
+	}
 	var later []pendingFinish
 	for _, f := range s.finishes {
 		if f.at > s.now {
 			later = append(later, f)
 			continue
 		}
-		if err := s.nodes[f.node].node.Record(&events.TSSSessionFinished{Session: f.session, Outcome: events.OutcomeSuccess}); err != nil {
+		session := f.duty.Session
+		if err := s.nodes[f.node].node.Record(&events.TSSSessionFinished{Session: session, Outcome: events.OutcomeSuccess}); err != nil {
 			return err
 		}
-		if !s.confirmed[f.session] {
-			s.confirmed[f.session] = true
-			confirm := &events.TxConfirmed{Chain: "sim", TxID: f.session.String(), Height: uint64(s.now.Std().Unix()), Confirmations: 1, Spends: s.spends[f.session]}
-			for _, n := range s.nodes {
-				if err := n.node.Record(confirm); err != nil {
-					return err
-				}
+		if s.confirmed[session] {
+			continue
+		}
+		s.confirmed[session] = true
+		var outcome events.Event
+		if f.duty.Kind == projections.DutyStartSigning {
+			outcome = &events.TxConfirmed{Chain: "sim", TxID: session.String(), Height: uint64(s.now.Std().Unix()), Confirmations: 1, Spends: s.spends[session]}
+		} else {
+			outcome = s.publishKey(f.duty)
+		}
+		for _, n := range s.nodes {
+			if err := n.node.Record(outcome); err != nil {
+				return err
 			}
 		}
 	}
@@ -359,19 +382,69 @@ func (s *Sim) world() error {
 	return nil
 }
 
-// startSigning stands in for a tss signing session until the tss work
-// lands: it records that the set started, and success 5 s later.
-func (s *Sim) startSigning(n *simNode, d projections.Duty) {
-	if s.starts[d.Round] == nil {
-		s.starts[d.Round] = map[events.Hash][]int{}
+// publishKey stands in for the outcome of a keygen or resharing: a new
+// generation of shares for the duty's committee, the same public key
+// after a resharing.
+func (s *Sim) publishKey(d projections.Duty) *events.KeyPublished {
+	s.generation++
+	key := &events.KeyPublished{
+		KeyID: sha512.Sum512_256(derive("sim-key", s.cfg.Seed, s.generation)), Address: fmt.Sprintf("sim-vault-%d", s.generation),
+		Threshold: s.cfg.Threshold,
 	}
-	s.starts[d.Round][d.Session] = append(s.starts[d.Round][d.Session], n.index)
-	n.node.View(func(st *projections.State) {
-		if cur := st.Rounds.Current(); cur != nil && s.spends[d.Session] == nil {
-			s.spends[d.Session] = slices.Clone(cur.Transfers)
+	if d.Kind == projections.DutyStartResharing && s.key != nil {
+		key.PublicKey, key.Address = s.key.PublicKey, s.key.Address
+	}
+	for i, member := range d.Signers {
+		share := derive("sim-share", s.cfg.Seed, s.generation*100_000+i)
+		point, err := tss.SharePoint(share)
+		if err != nil {
+			panic(err)
 		}
-	})
-	s.finishes = append(s.finishes, pendingFinish{at: s.now.Add(5 * time.Second), node: n.index, session: d.Session})
+		key.SharePoints = append(key.SharePoints, events.SharePoint{Peer: member, Point: point})
+		s.nodes[s.indexOf(member)].node.SetShare(share)
+	}
+	if key.PublicKey == nil {
+		key.PublicKey = key.SharePoints[0].Point // stands in until real keygen
+	}
+	s.key = key
+	return key
+}
+
+// frame makes every framing node's own log blame node N-1 for a tss
+// timeout, 8 minutes into the run: a local block nobody else can verify.
+func (s *Sim) frame() error {
+	if s.framed || s.now.Sub(events.TimeOf(Start)) < 8*time.Minute {
+		return nil
+	}
+	s.framed = true
+	target := s.nodes[len(s.nodes)-1].id
+	for _, n := range s.nodes {
+		if n.has(Frame) {
+			fake := &events.TSSSessionFinished{Session: sha512.Sum512_256([]byte("framed")), Outcome: events.OutcomeTimeout,
+				Culprits: []events.PeerID{target}, Error: "waiting for the framed peer"}
+			if err := n.node.Record(fake); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// startSession stands in for a tss session until the tss work lands: it
+// records that the session started, and success 5 s later.
+func (s *Sim) startSession(n *simNode, d projections.Duty) {
+	if d.Kind == projections.DutyStartSigning {
+		if s.starts[d.Round] == nil {
+			s.starts[d.Round] = map[events.Hash][]int{}
+		}
+		s.starts[d.Round][d.Session] = append(s.starts[d.Round][d.Session], n.index)
+		n.node.View(func(st *projections.State) {
+			if cur := st.Rounds.Current(); cur != nil && s.spends[d.Session] == nil {
+				s.spends[d.Session] = slices.Clone(cur.Transfers)
+			}
+		})
+	}
+	s.finishes = append(s.finishes, pendingFinish{at: s.now.Add(5 * time.Second), node: n.index, duty: d})
 }
 
 // publish sends a node's message to every other node, through its

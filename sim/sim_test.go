@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -288,6 +289,81 @@ func TestLogsVerify(t *testing.T) {
 		}
 		if rep.Duties == 0 || rep.Ticks == 0 {
 			t.Fatalf("node %d: nothing checked: %+v", n.Index, rep)
+		}
+	}
+}
+
+func attempts(t *testing.T, res *sim.Result, i int) []projections.Attempt {
+	t.Helper()
+	state, _ := foldNode(t, res, i)
+	return state.Committees.History()
+}
+
+// TestKeygenThenRegroup: without a key the nodes generate one at the
+// first keygen epoch where all are listed; when keygen_until passes the
+// key locks and the 00:00 UTC regroup reshares it; rounds sign on it.
+func TestKeygenThenRegroup(t *testing.T) {
+	res := run(t, sim.Config{KeygenFor: 8 * time.Minute, Duration: 14 * time.Minute})
+	var keygen, regroup *projections.Attempt
+	for _, a := range attempts(t, res, 0) {
+		switch {
+		case !a.Regroup && a.Outcome == "success":
+			keygen = &a
+		case a.Regroup && a.Outcome == "success":
+			regroup = &a
+		}
+	}
+	if keygen == nil || regroup == nil {
+		t.Fatalf("keygen %v, regroup %v: want both to succeed; attempts %+v", keygen != nil, regroup != nil, attempts(t, res, 0))
+	}
+	if len(keygen.Committee) != 6 || len(regroup.Old) != 4 || len(regroup.Committee) != 6 {
+		t.Fatalf("keygen committee %d, regroup %d -> %d", len(keygen.Committee), len(regroup.Old), len(regroup.Committee))
+	}
+	if res.Signed == 0 {
+		t.Fatal("nothing signed with the generated key")
+	}
+	for _, n := range res.Nodes {
+		store, err := events.Open(filepath.Dir(n.Log), events.Options{ReadOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = replay.VerifyDuties(store, replay.Until{})
+		store.Close()
+		if err != nil {
+			t.Fatalf("node %d: %v", n.Index, err)
+		}
+	}
+}
+
+// TestRegroupIgnoresLocalBlocks: two colluders block node 5 locally (a
+// tss timeout only their own logs claim). Regroup honors only evidence
+// every node can verify, so node 5 still enters the new committee, in
+// the colluders' view as in everyone's, and the regroup succeeds.
+func TestRegroupIgnoresLocalBlocks(t *testing.T) {
+	res := run(t, sim.Config{Faults: []sim.Fault{{sim.Frame, 1}, {sim.Frame, 2}}, Duration: 12 * time.Minute})
+	target := peerID(t, res, 5)
+	for i := range res.Nodes {
+		var regroup *projections.Attempt
+		for _, a := range attempts(t, res, i) {
+			if a.Regroup {
+				regroup = &a
+			}
+		}
+		if regroup == nil || regroup.Outcome != "success" {
+			t.Fatalf("node %d: regroup %+v", i, regroup)
+		}
+		if !slices.Contains(regroup.Committee, target) {
+			t.Fatalf("node %d: the framed peer is not in the new committee", i)
+		}
+		state, _ := foldNode(t, res, i)
+		framed := false
+		for _, b := range state.Blocks.Culprits() {
+			if b.Peer == target && b.Reason == projections.BlockTimeout && b.Until > regroup.Start {
+				framed = true
+			}
+		}
+		if colluder := i == 1 || i == 2; framed != colluder {
+			t.Fatalf("node %d: framed=%t, want %t", i, framed, colluder)
 		}
 	}
 }

@@ -1,0 +1,281 @@
+package projections
+
+import (
+	"crypto/sha512"
+	"encoding/binary"
+	"fmt"
+	"slices"
+
+	"github.com/metanode/metanode/events"
+)
+
+// Attempt is one keygen or regroup attempt (PROTOCOL.md sections 4, 5).
+type Attempt struct {
+	Regroup bool        `msgpack:"g"`
+	Epoch   int64       `msgpack:"e"` // keygen epoch, or regroup day
+	Start   events.Time `msgpack:"t"`
+	// Old is the regroup's old side: the t+1 most senior live share holders.
+	Old []events.PeerID `msgpack:"o"`
+	// Committee is the new committee: the n most senior peers.
+	Committee  []events.PeerID   `msgpack:"c"`
+	Sum        events.Hash       `msgpack:"s"` // the commit checksum
+	Commits    []*ChecksumRecord `msgpack:"cm"`
+	Mismatched []events.PeerID   `msgpack:"mm"`
+	SentCommit bool              `msgpack:"sc"`
+	Session    *events.Hash      `msgpack:"se"`
+	Outcome    string            `msgpack:"oc"`
+	Reason     string            `msgpack:"r"`
+	Culprits   []events.PeerID   `msgpack:"cu"`
+}
+
+// Participants are the peers that must commit: the committee, and for a
+// regroup the old side too, sorted.
+func (a *Attempt) Participants() []events.PeerID {
+	all := slices.Concat(a.Old, a.Committee)
+	slices.Sort(all)
+	return slices.Compact(all)
+}
+
+// Committees runs keygen until keygen_until, then the daily regroup.
+type Committees struct {
+	params events.Params
+	self   events.PeerID
+	now    events.Time
+	keys   *Keys
+	peers  *Peers
+	blocks *Blocks
+
+	cur     *Attempt
+	history []Attempt
+}
+
+// NewCommittees returns the keygen/regroup projection over the given
+// projections, which must be folded before it.
+func NewCommittees(keys *Keys, peers *Peers, blocks *Blocks) *Committees {
+	return &Committees{keys: keys, peers: peers, blocks: blocks}
+}
+
+// Locked reports whether keygen is over: the key no longer changes
+// address, and regroups begin.
+func (c *Committees) Locked() bool { return c.now >= c.params.KeygenUntil }
+
+// Current returns the attempt under way, if any.
+func (c *Committees) Current() *Attempt { return c.cur }
+
+// History returns finished attempts, oldest first.
+func (c *Committees) History() []Attempt { return c.history }
+
+// NextAttempt says when the next keygen or regroup attempt starts.
+func (c *Committees) NextAttempt() (events.Time, bool) {
+	if !c.Locked() {
+		epoch := int64(c.params.KeygenEpoch)
+		next := events.Time((int64(c.now)/epoch + 1) * epoch)
+		return next, false
+	}
+	day := int64(c.params.RegroupInterval)
+	return events.Time((int64(c.now)/day + 1) * day), true
+}
+
+// Apply implements Projection.
+func (c *Committees) Apply(seq uint64, ev events.Event) {
+	switch e := ev.(type) {
+	case *events.Genesis:
+		c.params, c.self = e.Params, e.Params.NodeID
+	case *events.Tick:
+		c.tick(e.Time)
+	case *events.KeygenCommitReceived:
+		c.onCommit(seq, &e.Msg)
+	case *events.MessageSent:
+		if e.Msg.Type == events.TypeKeygenCommit && e.Msg.From == c.self {
+			if c.cur != nil {
+				c.cur.SentCommit = true
+			}
+			c.onCommit(seq, &e.Msg)
+		}
+	case *events.TSSSessionStarted:
+		if c.cur != nil && e.Protocol != events.SessionSigning && e.Session == c.cur.Sum {
+			nonce := e.Session
+			c.cur.Session = &nonce
+			c.cur.Outcome = "running"
+		}
+	case *events.TSSSessionFinished:
+		if c.cur != nil && c.cur.Session != nil && *c.cur.Session == e.Session {
+			if e.Outcome == events.OutcomeSuccess {
+				c.cur.Outcome = "success"
+			} else {
+				c.cur.Outcome, c.cur.Reason, c.cur.Culprits = "failed", "tss session "+e.Outcome.String()+": "+e.Error, e.Culprits
+			}
+			c.finish()
+		}
+	}
+}
+
+func (c *Committees) tick(now events.Time) {
+	c.now = now
+	if c.params.KeygenEpoch <= 0 || c.params.RegroupInterval <= 0 {
+		return
+	}
+	if c.cur != nil && c.cur.Session == nil && now.Sub(c.cur.Start) >= c.params.KeygenEpoch/2 {
+		c.cur.Outcome, c.cur.Reason = "skipped", "commits incomplete or mismatched"
+		c.finish()
+	}
+	var period int64
+	regroup := c.Locked()
+	if regroup {
+		period = int64(c.params.RegroupInterval)
+	} else {
+		period = int64(c.params.KeygenEpoch)
+	}
+	epoch := int64(now) / period
+	if int64(now)%period >= int64(c.params.PingInterval) { // only at the boundary tick
+		return
+	}
+	if c.cur != nil || (len(c.history) > 0 && c.history[len(c.history)-1].Epoch == epoch && c.history[len(c.history)-1].Regroup == regroup) {
+		return
+	}
+	c.open(epoch, regroup)
+}
+
+// open starts an attempt at the epoch's boundary.
+func (c *Committees) open(epoch int64, regroup bool) {
+	a := &Attempt{Regroup: regroup, Epoch: epoch, Start: c.now, Outcome: "committing"}
+	if regroup {
+		if _, ok := c.keys.Current(); !ok {
+			return // nothing to regroup
+		}
+		// Local block lists do not exclude anyone from regroup: only
+		// evidence every node can verify does.
+		eligible := c.peers.List(c.blocks.HasEvidenceAgainst)
+		for _, ps := range eligible {
+			if c.keys.IsMember(ps.ID) && len(a.Old) < c.params.Threshold+1 {
+				a.Old = append(a.Old, ps.ID)
+			}
+			if len(a.Committee) < c.params.CommitteeSize {
+				a.Committee = append(a.Committee, ps.ID)
+			}
+		}
+		if len(a.Old) < c.params.Threshold+1 || len(a.Committee) < c.params.CommitteeSize {
+			a.Outcome, a.Reason = "skipped", fmt.Sprintf("%d share holders and %d peers online: too few", len(a.Old), len(a.Committee))
+			c.history = append(c.history, *a)
+			return
+		}
+	} else {
+		for _, ps := range c.peers.List(c.blocks.Blocked) {
+			if len(a.Committee) < c.params.CommitteeSize {
+				a.Committee = append(a.Committee, ps.ID)
+			}
+		}
+		if len(a.Committee) < c.params.CommitteeSize {
+			a.Outcome, a.Reason = "skipped", fmt.Sprintf("%d peers listed, the committee needs %d", len(a.Committee), c.params.CommitteeSize)
+			c.history = append(c.history, *a)
+			return
+		}
+	}
+	a.Sum = CommitSum(epoch, regroup, a.Old, a.Committee)
+	c.cur = a
+}
+
+func (c *Committees) finish() {
+	c.history = append(c.history, *c.cur)
+	c.cur = nil
+}
+
+// CommitSum is H(epoch || committee ids); a regroup's includes its old
+// side. Ids are length-prefixed, in seniority order.
+func CommitSum(epoch int64, regroup bool, old, committee []events.PeerID) events.Hash {
+	h := sha512.New512_256()
+	kind := "keygen"
+	if regroup {
+		kind = "regroup"
+	}
+	h.Write([]byte(kind))
+	h.Write(binary.BigEndian.AppendUint64(nil, uint64(epoch)))
+	for _, list := range [][]events.PeerID{old, committee} {
+		h.Write(binary.BigEndian.AppendUint16(nil, uint16(len(list))))
+		for _, id := range list {
+			h.Write(binary.BigEndian.AppendUint16(nil, uint16(len(id))))
+			h.Write([]byte(id))
+		}
+	}
+	var out events.Hash
+	h.Sum(out[:0])
+	return out
+}
+
+func (c *Committees) onCommit(seq uint64, m *events.Signed) {
+	if c.cur == nil {
+		return
+	}
+	var k events.KeygenCommit
+	if events.Unmarshal(m.Body, &k) != nil || k.Epoch != c.cur.Epoch || k.Regroup != c.cur.Regroup {
+		return
+	}
+	if !slices.Contains(c.cur.Participants(), m.From) {
+		return
+	}
+	for _, prev := range c.cur.Commits {
+		if prev.From == m.From {
+			return
+		}
+	}
+	c.cur.Commits = append(c.cur.Commits, &ChecksumRecord{Seq: seq, From: m.From, Sum: k.Sum})
+	if k.Sum != c.cur.Sum {
+		c.cur.Mismatched = append(c.cur.Mismatched, m.From)
+	}
+}
+
+// commitsComplete: every participant committed to our sum.
+func (c *Committees) commitsComplete() bool {
+	a := c.cur
+	if a == nil || len(a.Mismatched) > 0 {
+		return false
+	}
+	for _, p := range a.Participants() {
+		if !slices.ContainsFunc(a.Commits, func(r *ChecksumRecord) bool { return r.From == p }) {
+			return false
+		}
+	}
+	return true
+}
+
+// NodeState is Keygen or Regroup while this node's session runs.
+func (c *Committees) NodeState() (events.NodeState, bool) {
+	if c.cur == nil || c.cur.Session == nil {
+		return events.StateIdle, false
+	}
+	if c.cur.Regroup {
+		return events.StateRegroup, true
+	}
+	return events.StateKeygen, true
+}
+
+func (c *Committees) duties() []Duty {
+	a := c.cur
+	if a == nil || !slices.Contains(a.Participants(), c.self) {
+		return nil
+	}
+	var duties []Duty
+	if !a.SentCommit {
+		duties = append(duties, Duty{Kind: DutySendKeygenCommit, KeygenCommit: events.KeygenCommit{Epoch: a.Epoch, Regroup: a.Regroup, Sum: a.Sum}})
+	}
+	if a.Session == nil && c.commitsComplete() {
+		d := Duty{Kind: DutyStartKeygen, Session: a.Sum, Round: a.Epoch, Signers: slices.Clone(a.Committee)}
+		if a.Regroup {
+			d.Kind, d.OldParties = DutyStartResharing, slices.Clone(a.Old)
+		}
+		duties = append(duties, d)
+	}
+	return duties
+}
+
+// AppendState implements Projection.
+func (c *Committees) AppendState(dst []byte) []byte {
+	out, err := events.Marshal(dst, &struct {
+		Current *Attempt  `msgpack:"c"`
+		History []Attempt `msgpack:"h"`
+	}{c.cur, c.history})
+	if err != nil {
+		panic(fmt.Sprintf("encode committees state: %v", err))
+	}
+	return out
+}
