@@ -36,6 +36,12 @@ func queryCommand() *cli.Command {
 				Action: func(c *cli.Context) error { return queryBlocks(c, true) },
 			},
 			{
+				Name:   "schedule",
+				Usage:  "the clock, the current signing round and phase, keygen or regroup state, and what comes next",
+				Flags:  []cli.Flag{logDirFlag(), jsonFlag(), untilFlag},
+				Action: querySchedule,
+			},
+			{
 				Name:   "peers",
 				Usage:  "the peer table: every peer seen, its last ping, its stake, and whether it is in the peer list",
 				Flags:  []cli.Flag{logDirFlag(), jsonFlag(), untilFlag},
@@ -207,5 +213,75 @@ func queryBlocks(c *cli.Context, all bool) error {
 		fmt.Fprintf(c.App.Writer, "%s  %-16s  from %s until %s  evidence seqs %v  %s\n",
 			b.Peer.Short(), b.Reason, b.From.Std().Format(time.DateTime), b.Until.Std().Format(time.DateTime), b.Evidence, rows[i].Note)
 	}
+	return nil
+}
+
+func querySchedule(c *cli.Context) error {
+	state, res, err := foldLog(c)
+	if err != nil {
+		return err
+	}
+	params := state.Summary.Params()
+	now := state.Summary.LastTick
+	out := map[string]any{"as_of_seq": res.LastSeq, "clock": now.String(), "node_state": state.Rounds.NodeState().String()}
+	phase := ""
+	if cur := state.Rounds.Current(); cur != nil {
+		offset := now.Sub(cur.Start)
+		switch {
+		case offset < params.ProposalPhase:
+			phase = "proposals"
+		case offset < params.SigningSetPhase:
+			phase = "signing sets"
+		case offset < params.CheckPhase:
+			phase = "checksums"
+		case offset < params.SigningDeadline:
+			phase = "signing"
+		default:
+			phase = "closing"
+		}
+		out["round"], out["round_phase"], out["round_outcome"] = cur.Number, phase, cur.Outcome
+	}
+	cm := state.Committees
+	if busy, ok := cm.NodeState(); ok {
+		out["node_state"] = busy.String()
+	}
+	out["key_locked"] = cm.Locked()
+	out["keygen_until"] = params.KeygenUntil.String()
+	next, regroup := cm.NextAttempt()
+	kind := "keygen"
+	if regroup {
+		kind = "regroup"
+	}
+	out["next_attempt"], out["next_attempt_kind"] = next.String(), kind
+	if a := cm.Current(); a != nil {
+		out["attempt"] = map[string]any{"regroup": a.Regroup, "epoch": a.Epoch, "outcome": a.Outcome, "commits": len(a.Commits), "participants": len(a.Participants())}
+	}
+	if key, ok := state.Keys.Current(); ok {
+		out["key_id"], out["vault_address"], out["committee_size"] = key.KeyID.String(), key.Address, len(key.SharePoints)
+	}
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, out)
+	}
+	rows := [][2]string{
+		{"clock", now.String()},
+		{"node state", fmt.Sprint(out["node_state"])},
+	}
+	if cur := state.Rounds.Current(); cur != nil {
+		rows = append(rows, [2]string{"signing round", fmt.Sprintf("%d, %s phase, %s", cur.Number, phase, cur.Outcome)})
+	}
+	if key, ok := state.Keys.Current(); ok {
+		rows = append(rows, [2]string{"key", fmt.Sprintf("%s, vault %s, committee of %d", short(key.KeyID.String()), key.Address, len(key.SharePoints))})
+	} else {
+		rows = append(rows, [2]string{"key", "none yet"})
+	}
+	lock := "keygen until " + params.KeygenUntil.String()
+	if cm.Locked() {
+		lock = "locked since " + params.KeygenUntil.String()
+	}
+	rows = append(rows, [2]string{"key lock", lock}, [2]string{"next " + kind, next.String()})
+	if a := cm.Current(); a != nil {
+		rows = append(rows, [2]string{"attempt", fmt.Sprintf("%s epoch %d: %s, %d of %d commits", kind, a.Epoch, a.Outcome, len(a.Commits), len(a.Participants()))})
+	}
+	table(c.App.Writer, rows)
 	return nil
 }

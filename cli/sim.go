@@ -30,6 +30,7 @@ func simCommand() *cli.Command {
 			&cli.StringFlag{Name: "byzantine", Usage: "faulty nodes as `KIND@INDEX,...`", EnvVars: envName("sim-byzantine")},
 			&cli.Float64Flag{Name: "drop", Usage: "probability that a message to one receiver is lost", EnvVars: envName("sim-drop")},
 			&cli.DurationFlag{Name: "max-delay", Value: 300 * time.Millisecond, Usage: "largest delivery delay", EnvVars: envName("sim-max-delay")},
+			&cli.DurationFlag{Name: "keygen-for", Usage: "run keygen epochs this long before the key locks (default: start with a locked key)", EnvVars: envName("sim-keygen-for")},
 			&cli.StringSliceFlag{Name: "partition", Usage: "cut nodes I,J off from the rest: `FROM-UNTIL:I,J` (repeatable)", EnvVars: envName("sim-partition")},
 			jsonFlag(),
 		},
@@ -49,6 +50,7 @@ func runSim(c *cli.Context) error {
 	cfg := sim.Config{
 		Nodes: c.Int("nodes"), Threshold: c.Int("threshold"), Seed: c.Uint64("seed"),
 		Duration: c.Duration("duration"), Dir: c.String("out"), Drop: c.Float64("drop"), MaxDelay: c.Duration("max-delay"),
+		KeygenFor: c.Duration("keygen-for"),
 	}
 	if cfg.Threshold == 0 {
 		cfg.Threshold = max(1, (cfg.Nodes-1)*2/3)

@@ -89,6 +89,8 @@ type RoundSummary struct {
 	M0      events.Hash     `msgpack:"m"`
 	Set     []events.PeerID `msgpack:"s"`
 	Pruned  []Pruned        `msgpack:"p"`
+	// Cooldown: this node saw t+1 listed peers pinging Signing.
+	Cooldown bool `msgpack:"cd"`
 }
 
 // Rounds runs the signing rounds of PROTOCOL.md section 3.
@@ -203,7 +205,7 @@ func (r *Rounds) closeRound() {
 			cur.Reason = "no threshold set"
 		}
 	}
-	sum := RoundSummary{Number: cur.Number, Outcome: cur.Outcome, Reason: cur.Reason}
+	sum := RoundSummary{Number: cur.Number, Outcome: cur.Outcome, Reason: cur.Reason, Cooldown: cur.Cooldown}
 	if cur.Threshold != nil {
 		sum.Pruned = cur.Threshold.Pruned
 		if cur.Threshold.Found {

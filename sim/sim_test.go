@@ -79,13 +79,28 @@ func TestHonestRunSignsAndReplays(t *testing.T) {
 	if res.Signed < 3 || res.Aborted != 0 || len(res.Blocks) != 0 {
 		t.Fatalf("honest run: %d signed, %d aborted, %d blocks", res.Signed, res.Aborted, len(res.Blocks))
 	}
+	cooldowns := 0
 	for _, n := range res.Nodes {
 		if n.PeersListed != len(res.Nodes) {
 			t.Errorf("node %d lists %d peers, want all %d", n.Index, n.PeersListed, len(res.Nodes))
 		}
-		if _, hash := foldNode(t, res, n.Index); hash.String() != n.StateHash {
+		state, hash := foldNode(t, res, n.Index)
+		if hash.String() != n.StateHash {
 			t.Errorf("node %d: replay gives %s, the sim reported %s", n.Index, hash, n.StateHash)
 		}
+		for _, h := range state.Rounds.History() {
+			if h.Cooldown {
+				cooldowns++
+				// Cooldown comes from seeing the set sign: only nodes
+				// outside the threshold set enter it this way.
+				if slices.Contains(h.Set, peerID(t, res, n.Index)) {
+					t.Errorf("node %d: cooldown in round %d though it signs", n.Index, h.Number)
+				}
+			}
+		}
+	}
+	if cooldowns == 0 {
+		t.Fatal("no node outside a threshold set saw t+1 peers signing and cooled down")
 	}
 }
 
