@@ -17,6 +17,6 @@ func BenchmarkSim20Nodes(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.ReportMetric((10 * time.Minute).Seconds()/time.Since(start).Seconds(), "virtual-s/wall-s")
+		b.ReportMetric((10*time.Minute).Seconds()/time.Since(start).Seconds(), "virtual-s/wall-s")
 	}
 }
