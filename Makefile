@@ -48,7 +48,7 @@ lint: $(STATICCHECK)
 	$(STATICCHECK) ./...
 
 devnet:
-	$(GO) run ./cmd/metanode devnet
+	$(GO) run ./cmd/metanode devnet --fresh
 
 clean:
 	rm -rf bin

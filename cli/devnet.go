@@ -1,8 +1,8 @@
 package cli
 
 import (
-	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -11,26 +11,28 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/metanode/metanode/events"
-	"github.com/metanode/metanode/net"
 	"github.com/metanode/metanode/node"
+	"github.com/metanode/metanode/sim"
 )
 
 func devnetCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "devnet",
 		Usage: "run a local devnet of several nodes in this process, on the embedded defaults",
-		Description: "Each node gets its own directory (identity key and event log) under --dir and\n" +
-			"runs on the wall clock; the nodes exchange signed pings over an in-process bus.\n" +
-			"A second run continues the same nodes from their logs. Stop with Ctrl-C; then\n" +
-			"inspect a node with `metanode log stats --log DIR/node-0/log`.",
+		Description: "The simulator paced to the wall clock: real nodes, each with its identity and event log\n" +
+			"under --dir/node-<i>, exchanging signed pings, proposals, signing sets and checksums, with\n" +
+			"an embedded world that confirms their stakes, sends deposits and swap intents, and stands\n" +
+			"in for tss sessions until the tss work lands. Stop with Ctrl-C; then inspect a node with\n" +
+			"`metanode query rounds --log DIR/node-0/log` or `metanode audit round R --log ...`.",
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "nodes", Value: 4, Usage: "how many nodes", EnvVars: envName("devnet-nodes")},
 			&cli.IntFlag{Name: "threshold", Usage: "tss threshold t; a signature needs t+1 shares (default: (nodes-1)*2/3)", EnvVars: envName("devnet-threshold")},
 			&cli.StringFlag{Name: "dir", Value: "devnet", Usage: "where the nodes keep their data", EnvVars: envName("devnet-dir")},
-			&cli.DurationFlag{Name: "duration", Usage: "stop after this long (default: run until interrupted)", EnvVars: envName("devnet-duration")},
-			&cli.DurationFlag{Name: "status-every", Value: 10 * time.Second, Usage: "how often to print the nodes' status", EnvVars: envName("devnet-status-every")},
-			&cli.BoolFlag{Name: "fresh", Usage: "delete --dir first and start new nodes", EnvVars: envName("devnet-fresh")},
+			&cli.DurationFlag{Name: "duration", Usage: "stop after this much devnet time (default: run until interrupted)", EnvVars: envName("devnet-duration")},
+			&cli.Float64Flag{Name: "speed", Value: 1, Usage: "devnet seconds per wall-clock second", EnvVars: envName("devnet-speed")},
+			&cli.DurationFlag{Name: "status-every", Value: 20 * time.Second, Usage: "how often (devnet time) to print the nodes' status", EnvVars: envName("devnet-status-every")},
+			&cli.StringFlag{Name: "byzantine", Usage: "faulty nodes as `KIND@INDEX,...` (see metanode sim --help)", EnvVars: envName("devnet-byzantine")},
+			&cli.BoolFlag{Name: "fresh", Usage: "delete --dir first", EnvVars: envName("devnet-fresh")},
 		},
 		Action: runDevnet,
 	}
@@ -38,9 +40,6 @@ func devnetCommand() *cli.Command {
 
 func runDevnet(c *cli.Context) error {
 	count := c.Int("nodes")
-	if count < 2 {
-		return fmt.Errorf("--nodes %d: a devnet needs at least 2 nodes", count)
-	}
 	threshold := c.Int("threshold")
 	if threshold == 0 {
 		threshold = max(1, (count-1)*2/3)
@@ -51,77 +50,67 @@ func runDevnet(c *cli.Context) error {
 			return fmt.Errorf("--fresh: %w", err)
 		}
 	}
-	params := events.DefaultParams(count, threshold)
-	params.Network = "devnet"
-	params.MinStakeAge = 0
-	params.KeygenUntil = events.TimeOf(time.Now().Add(time.Hour))
-
-	bus := net.NewBus()
-	nodes := make([]*node.Node, 0, count)
-	defer func() {
-		for _, n := range nodes {
-			n.Close()
-		}
-	}()
-	for i := range count {
-		n, err := node.Open(filepath.Join(dir, fmt.Sprintf("node-%d", i)), node.Config{Params: params, Publish: bus.Publish})
-		if err != nil {
-			return fmt.Errorf("node %d: %w", i, err)
-		}
-		bus.Join(n.ID(), n)
-		nodes = append(nodes, n)
+	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+		return fmt.Errorf("--dir %s holds an earlier devnet: pass --fresh to start a new one (inspect the old one with metanode query rounds --log %s)",
+			dir, filepath.Join(dir, "node-0", node.LogDir))
+	}
+	speed := c.Float64("speed")
+	if speed <= 0 {
+		return fmt.Errorf("--speed %v: must be positive", speed)
+	}
+	faults, err := sim.ParseFaults(c.String("byzantine"))
+	if err != nil {
+		return err
+	}
+	duration := c.Duration("duration")
+	if duration <= 0 {
+		duration = 100 * 365 * 24 * time.Hour
+	}
+	s, err := sim.New(sim.Config{
+		Nodes: count, Threshold: threshold, Seed: uint64(time.Now().UnixNano()), Duration: duration, Dir: dir,
+		Faults: faults, Start: time.Now().UTC().Truncate(time.Second), DepositEvery: 20 * time.Second,
+	})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if err := s.Open(); err != nil {
+		return err
 	}
 
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if d := c.Duration("duration"); d > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, d)
-		defer cancel()
-	}
 	w := c.App.Writer
-	fmt.Fprintf(w, "devnet: %d nodes (t=%d) in %s, a ping every %v; Ctrl-C stops\n", count, threshold, dir, params.PingInterval)
-
-	clock := time.NewTicker(time.Second)
-	defer clock.Stop()
-	status := time.NewTicker(c.Duration("status-every"))
-	defer status.Stop()
-	tick := func(now time.Time) error {
-		for i, n := range nodes {
-			if err := n.Tick(now); err != nil {
-				return fmt.Errorf("node %d: %w", i, err)
-			}
+	fmt.Fprintf(w, "devnet: %d nodes (t=%d) in %s; a signing round every minute; Ctrl-C stops\n", count, threshold, dir)
+	wallStart, devStart := time.Now(), s.Now()
+	end := devStart.Add(duration)
+	nextStatus := devStart.Add(c.Duration("status-every"))
+	for s.Now().Before(end) {
+		if err := s.Step(); err != nil {
+			return err
 		}
-		return nil
-	}
-	if err := tick(time.Now()); err != nil {
-		return err
-	}
-	for {
+		if !s.Now().Before(nextStatus) {
+			printDevnetStatus(w, s)
+			nextStatus = nextStatus.Add(c.Duration("status-every"))
+		}
+		due := wallStart.Add(time.Duration(float64(s.Now().Sub(devStart)) / speed))
 		select {
 		case <-ctx.Done():
-			fmt.Fprintln(w)
-			printDevnetStatus(w, nodes, true)
-			fmt.Fprintf(w, "inspect a node: metanode log stats --log %s\n", filepath.Join(dir, "node-0", node.LogDir))
-			return nil
-		case now := <-clock.C:
-			if err := tick(now); err != nil {
-				return err
-			}
-		case <-status.C:
-			printDevnetStatus(w, nodes, false)
+			end = s.Now()
+		case <-time.After(time.Until(due)):
 		}
 	}
+	fmt.Fprintln(w)
+	printSimResult(w, s.Result(), fmt.Sprintf("devnet: %d nodes, t=%d, %v", count, threshold, s.Now().Sub(devStart).Round(time.Second)))
+	fmt.Fprintf(w, "inspect a node: metanode query rounds --log %s\n", filepath.Join(dir, "node-0", node.LogDir))
+	return nil
 }
 
-func printDevnetStatus(w interface{ Write([]byte) (int, error) }, nodes []*node.Node, final bool) {
-	for i, n := range nodes {
-		st := n.Status()
-		line := fmt.Sprintf("%s  node-%d %s  events %6d  peers %d  pings sent %4d  dropped %d",
-			st.LastTick.Std().Format("15:04:05"), i, st.ID.Short(), st.Events, st.PeersSeen, st.PingsSent, st.Dropped)
-		if final {
-			line += "  state " + st.StateHash.String()[:16]
-		}
-		fmt.Fprintln(w, line)
+func printDevnetStatus(w io.Writer, s *sim.Sim) {
+	res := s.Result()
+	fmt.Fprintf(w, "%s  rounds signed %d, aborted %d, skipped %d\n", s.Now().Format("15:04:05"), res.Signed, res.Aborted, res.Skipped)
+	for i, st := range s.Statuses() {
+		fmt.Fprintf(w, "          node-%d %s  events %6d  listed %d  pings sent %4d  dropped %d\n",
+			i, st.ID.Short(), st.Events, st.PeersListed, st.PingsSent, st.Dropped)
 	}
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -82,9 +83,14 @@ func runSim(c *cli.Context) error {
 			VirtualSecondsPerWallS float64 `json:"virtual_seconds_per_wall_second"`
 		}{res, wall.Seconds(), cfg.Duration.Seconds() / wall.Seconds()})
 	}
-	w := c.App.Writer
-	fmt.Fprintf(w, "sim: %d nodes, t=%d, seed %d, %v virtual in %.1f s (%.0f virtual s per wall s)\n",
-		cfg.Nodes, cfg.Threshold, cfg.Seed, cfg.Duration, wall.Seconds(), cfg.Duration.Seconds()/wall.Seconds())
+	printSimResult(c.App.Writer, res, fmt.Sprintf("sim: %d nodes, t=%d, seed %d, %v virtual in %.1f s (%.0f virtual s per wall s)",
+		cfg.Nodes, cfg.Threshold, cfg.Seed, cfg.Duration, wall.Seconds(), cfg.Duration.Seconds()/wall.Seconds()))
+	return nil
+}
+
+// printSimResult prints a run's summary under a headline.
+func printSimResult(w io.Writer, res *sim.Result, headline string) {
+	fmt.Fprintln(w, headline)
 	fmt.Fprintf(w, "rounds: %d signed, %d aborted, %d skipped; rounds where two different sets started signing: %d\n",
 		res.Signed, res.Aborted, res.Skipped, res.ConflictingStarts)
 	type blockKey struct {
@@ -105,7 +111,7 @@ func runSim(c *cli.Context) error {
 	} else {
 		fmt.Fprintln(w, "blocks (made by honest nodes):")
 		for _, k := range order {
-			fmt.Fprintf(w, "  node-%d  %-16s by %d blocks\n", k.peer, k.reason, counts[k])
+			fmt.Fprintf(w, "  node-%d  %-16s by %d nodes\n", k.peer, k.reason, counts[k])
 		}
 	}
 	fmt.Fprintln(w, "nodes:")
@@ -116,5 +122,4 @@ func runSim(c *cli.Context) error {
 		}
 		fmt.Fprintf(w, "  node-%-3d events %7d  listed %3d  dropped %5d  state %s%s\n", n.Index, n.Events, n.PeersListed, n.Dropped, n.StateHash, faults)
 	}
-	return nil
 }

@@ -80,3 +80,23 @@ func TestSimAuditQuery(t *testing.T) {
 		t.Fatal("audit of a round the log never saw succeeded")
 	}
 }
+
+func TestDevnet(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "devnet")
+	text, err := run(t, "devnet", "--dir", dir, "--duration", "4m", "--speed", "1000000", "--status-every", "1m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text, "rounds: ") || strings.Count(text, "node-3") < 4 {
+		t.Fatalf("devnet output:\n%s", text)
+	}
+	if text, err = run(t, "replay", "--verify", "--log", filepath.Join(dir, "node-1", "log")); err != nil {
+		t.Fatalf("the devnet's log does not verify: %s %v", text, err)
+	}
+	if _, err := run(t, "devnet", "--dir", dir, "--duration", "1m"); err == nil || !strings.Contains(err.Error(), "--fresh") {
+		t.Fatalf("a second devnet over the first: %v", err)
+	}
+	if _, err := run(t, "devnet", "--dir", dir, "--fresh", "--duration", "1m", "--speed", "1000000"); err != nil {
+		t.Fatalf("--fresh: %v", err)
+	}
+}

@@ -414,7 +414,15 @@ func (r *Rounds) computeThreshold() {
 	})
 	cur.Threshold = &res
 	if !res.Found {
-		cur.Outcome, cur.Reason = OutcomeSkipped, "no doc reached t+1 mutually visible peers"
+		switch {
+		case len(candidates) == 0 && !cur.Participating:
+			cur.Reason = "no signing sets; this node did not take part: " + cur.NotTakingPart
+		case len(candidates) == 0:
+			cur.Reason = "no signing set counted"
+		default:
+			cur.Reason = "no doc reached t+1 mutually visible peers"
+		}
+		cur.Outcome = OutcomeSkipped
 		return
 	}
 	cur.Expected = SessionNonce(cur.Number, res.M0, res.Set)

@@ -61,7 +61,8 @@ func (s *Sim) indexOf(id events.PeerID) int {
 	return -1
 }
 
-func (s *Sim) result() *Result {
+// Result sums up the run so far.
+func (s *Sim) Result() *Result {
 	res := &Result{Seed: s.cfg.Seed}
 	rounds := map[int64]*RoundResult{}
 	for _, n := range s.nodes {

@@ -40,6 +40,8 @@ type Config struct {
 	// KeygenFor runs keygen epochs for this long before the key locks;
 	// zero starts with a key already generated and locked.
 	KeygenFor time.Duration
+	// Start is the virtual time the run starts at (default: Start).
+	Start time.Time
 }
 
 // Start is the virtual time every run starts at: ten minutes before a
@@ -50,9 +52,16 @@ var Start = time.Date(2025, 12, 31, 23, 50, 0, 0, time.UTC)
 func (c Config) Params() events.Params {
 	p := events.DefaultParams(c.Nodes, c.Threshold)
 	p.Network = "sim"
-	p.KeygenUntil = events.TimeOf(Start.Add(c.KeygenFor))
+	p.KeygenUntil = events.TimeOf(c.start().Add(c.KeygenFor))
 	p.RefundAfter = 10 * time.Minute
 	return p
+}
+
+func (c Config) start() time.Time {
+	if c.Start.IsZero() {
+		return Start
+	}
+	return c.Start.UTC()
 }
 
 func (c Config) validate() error {
@@ -206,7 +215,7 @@ func New(cfg Config) (*Sim, error) {
 	}
 	s := &Sim{
 		cfg: cfg, params: cfg.Params(), rng: rand.New(rand.NewPCG(cfg.Seed, 0x6d657461)),
-		now: events.TimeOf(Start), confirmed: map[events.Hash]bool{}, spends: map[events.Hash][]string{},
+		now: events.TimeOf(cfg.start()), confirmed: map[events.Hash]bool{}, spends: map[events.Hash][]string{},
 		starts: map[int64]map[events.Hash][]int{},
 	}
 	s.key = &events.KeyPublished{KeyID: sha512.Sum512_256(derive("sim-key", cfg.Seed, 0)), Address: "sim-vault", Threshold: cfg.Threshold}
@@ -252,20 +261,33 @@ func Run(cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer s.close()
-	if err := s.open(); err != nil {
+	defer s.Close()
+	if err := s.Open(); err != nil {
 		return nil, err
 	}
 	end := s.now.Add(cfg.Duration)
 	for s.now < end {
-		if err := s.step(); err != nil {
+		if err := s.Step(); err != nil {
 			return nil, err
 		}
 	}
-	return s.result(), nil
+	return s.Result(), nil
 }
 
-func (s *Sim) open() error {
+// Now is the virtual time of the next step.
+func (s *Sim) Now() time.Time { return s.now.Std() }
+
+// Statuses reports every node's state.
+func (s *Sim) Statuses() []node.Status {
+	out := make([]node.Status, len(s.nodes))
+	for i, n := range s.nodes {
+		out[i] = n.node.Status()
+	}
+	return out
+}
+
+// Open opens every node's log under cfg.Dir.
+func (s *Sim) Open() error {
 	for _, n := range s.nodes {
 		sn := n
 		var err error
@@ -292,7 +314,8 @@ func (s *Sim) open() error {
 	return nil
 }
 
-func (s *Sim) close() {
+// Close closes every node's log.
+func (s *Sim) Close() {
 	for _, n := range s.nodes {
 		if n.node != nil {
 			n.node.Close()
@@ -302,9 +325,9 @@ func (s *Sim) close() {
 
 func stakeTx(i int) string { return fmt.Sprintf("stake-%d", i) }
 
-// step advances the clock by one second: deliveries up to now, the
+// Step advances the clock by one second: deliveries up to now, the
 // world's doings, then every node's tick.
-func (s *Sim) step() error {
+func (s *Sim) Step() error {
 	inbox := make([][]events.Signed, len(s.nodes))
 	for s.queue.Len() > 0 && s.queue[0].at <= s.now {
 		d := heap.Pop(&s.queue).(delivery)
@@ -413,7 +436,7 @@ func (s *Sim) publishKey(d projections.Duty) *events.KeyPublished {
 // frame makes every framing node's own log blame node N-1 for a tss
 // timeout, 8 minutes into the run: a local block nobody else can verify.
 func (s *Sim) frame() error {
-	if s.framed || s.now.Sub(events.TimeOf(Start)) < 8*time.Minute {
+	if s.framed || s.now.Sub(events.TimeOf(s.cfg.start())) < 8*time.Minute {
 		return nil
 	}
 	s.framed = true
@@ -463,7 +486,7 @@ func (s *Sim) publish(from *simNode, m events.Signed) {
 }
 
 func (s *Sim) cut(a, b int) bool {
-	offset := s.now.Sub(events.TimeOf(Start))
+	offset := s.now.Sub(events.TimeOf(s.cfg.start()))
 	for _, p := range s.cfg.Partitions {
 		if offset >= p.From && offset < p.Until && slices.Contains(p.Nodes, a) != slices.Contains(p.Nodes, b) {
 			return true
@@ -551,8 +574,9 @@ func (c stakeChain) CheckStake(peerID events.PeerID, tx string) events.StakeChec
 			age = 10 * time.Hour
 		}
 		ans.Found, ans.Confirmed, ans.Amount, ans.BoundPeer = true, true, 100, n.id
-		ans.ConfirmedAt = events.TimeOf(Start).Add(-age)
-		ans.Spent = n.has(MovedStake) && c.s.now.Sub(events.TimeOf(Start)) >= c.s.cfg.Duration/3
+		start := events.TimeOf(c.s.cfg.start())
+		ans.ConfirmedAt = start.Add(-age)
+		ans.Spent = n.has(MovedStake) && c.s.now.Sub(start) >= c.s.cfg.Duration/3
 	}
 	return ans
 }
