@@ -8,7 +8,7 @@ LONG_FUZZTIME ?= 2m
 # Every fuzz target as package:Name.
 FUZZ_TARGETS := ./events:FuzzParseRecord ./events:FuzzDecodeEvent ./events:FuzzMessageBodies ./events:FuzzDecodePing ./tss:FuzzVerifyShare
 
-.PHONY: build test unit fuzz-quick bench lint fuzz devnet clean
+.PHONY: build test unit fuzz-quick bench lint fuzz devnet fixtures clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/metanode
@@ -46,6 +46,10 @@ lint: $(STATICCHECK)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
+
+# Test key data for committees 7/4 and 10/6 (safe primes: minutes), committed.
+fixtures:
+	$(GO) run ./cmd/metanode tss fixtures --committee 7/4 --committee 10/6
 
 devnet:
 	$(GO) run ./cmd/metanode devnet --fresh

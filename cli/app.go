@@ -27,6 +27,7 @@ func NewApp() *cli.App {
 			replayCommand(),
 			queryCommand(),
 			auditCommand(),
+			tssCommand(),
 			benchCommand(),
 		},
 		EnableBashCompletion: true,

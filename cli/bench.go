@@ -34,6 +34,27 @@ func benchCommand() *cli.Command {
 				},
 			},
 			{
+				Name:  "tss",
+				Usage: "signing with 3, 5 and 7 signers, keygen n=5 and resharing 5->5 through the session runner vs raw tss-lib (real proofs)",
+				Flags: []cli.Flag{jsonFlag(),
+					&cli.StringFlag{Name: "fixtures", Value: "tss/testdata/fixtures", Usage: "the committed fixtures (make fixtures)", EnvVars: envName("bench-fixtures")},
+				},
+				Action: func(c *cli.Context) error {
+					pairs, err := bench.TSS(c.String("fixtures"), func(p bench.TSSPair) {
+						if !c.Bool("json") {
+							fmt.Fprintf(c.App.Writer, "%-16s runner %6.2f s   raw tss-lib %6.2f s   ratio %.2f (goal <= 1.10)\n", p.Name, p.RunnerSeconds, p.FloorSeconds, p.Ratio)
+						}
+					})
+					if err != nil {
+						return fmt.Errorf("bench tss: %w", err)
+					}
+					if c.Bool("json") {
+						return jsonLine(c.App.Writer, map[string]any{"pairs": pairs})
+					}
+					return nil
+				},
+			},
+			{
 				Name:  "replay",
 				Usage: "replay of a ping log on one core vs bare msgpack decoding of the same events",
 				Flags: []cli.Flag{jsonFlag(), dirFlag,

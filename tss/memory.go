@@ -10,7 +10,8 @@ import (
 // the transport of tests, benchmarks and the simulator.
 type MemoryNetwork struct {
 	mu      sync.Mutex
-	inboxes map[events.PeerID]chan Incoming
+	inboxes map[sidedPeer]chan Incoming
+	peers   []events.PeerID
 	// Tamper, if set, may change or drop (return false) a message on its
 	// way: byzantine parties in tests.
 	Tamper func(from events.PeerID, o *Outgoing) bool
@@ -18,17 +19,31 @@ type MemoryNetwork struct {
 	Delivered func(from, to events.PeerID)
 }
 
+type sidedPeer struct {
+	peer events.PeerID
+	side Side
+}
+
 // NewMemoryNetwork returns a network for the given peers.
 func NewMemoryNetwork(peers []events.PeerID) *MemoryNetwork {
-	n := &MemoryNetwork{inboxes: map[events.PeerID]chan Incoming{}}
+	n := &MemoryNetwork{inboxes: map[sidedPeer]chan Incoming{}, peers: peers}
 	for _, p := range peers {
-		n.inboxes[p] = make(chan Incoming, 4096)
+		for _, side := range []Side{SideOnly, SideOld, SideNew} {
+			n.inboxes[sidedPeer{p, side}] = make(chan Incoming, 4096)
+		}
 	}
 	return n
 }
 
-// Inbox is the channel a peer's session reads.
-func (n *MemoryNetwork) Inbox(p events.PeerID) <-chan Incoming { return n.inboxes[p] }
+// Inbox is the channel a peer's keygen or signing session reads.
+func (n *MemoryNetwork) Inbox(p events.PeerID) <-chan Incoming {
+	return n.inboxes[sidedPeer{p, SideOnly}]
+}
+
+// SideInbox is the channel a peer's party on one side of a resharing reads.
+func (n *MemoryNetwork) SideInbox(p events.PeerID, side Side) <-chan Incoming {
+	return n.inboxes[sidedPeer{p, side}]
+}
 
 // Sender returns the send function of peer from.
 func (n *MemoryNetwork) Sender(from events.PeerID) func(Outgoing) error {
@@ -38,22 +53,30 @@ func (n *MemoryNetwork) Sender(from events.PeerID) func(Outgoing) error {
 		}
 		n.mu.Lock()
 		defer n.mu.Unlock()
-		deliver := func(to events.PeerID) {
-			if ch, ok := n.inboxes[to]; ok && to != from {
-				ch <- Incoming{Session: o.Session, From: from, Broadcast: o.Broadcast, Payload: o.Payload}
+		var sides []Side
+		if o.ToOld {
+			sides = append(sides, SideOld)
+		}
+		if o.ToNew {
+			sides = append(sides, SideNew)
+		}
+		if len(sides) == 0 {
+			sides = []Side{SideOnly}
+		}
+		targets := o.To
+		if len(targets) == 0 {
+			targets = n.peers
+		}
+		for _, side := range sides {
+			for _, to := range targets {
+				if to == from && side == o.FromSide {
+					continue
+				}
+				n.inboxes[sidedPeer{to, side}] <- Incoming{Session: o.Session, From: from, FromSide: o.FromSide, ToSide: side, Broadcast: o.Broadcast, Payload: o.Payload}
 				if n.Delivered != nil {
 					n.Delivered(from, to)
 				}
 			}
-		}
-		if len(o.To) == 0 {
-			for to := range n.inboxes {
-				deliver(to)
-			}
-			return nil
-		}
-		for _, to := range o.To {
-			deliver(to)
 		}
 		return nil
 	}

@@ -13,10 +13,24 @@ import (
 	"github.com/metanode/metanode/events"
 )
 
+// Side says which committee of a resharing a party is on. Keygen and
+// signing have one committee: SideOnly.
+type Side uint8
+
+// Sides.
+const (
+	SideOnly Side = iota
+	SideOld
+	SideNew
+)
+
 // Outgoing is a tss-lib message of one session leaving this party.
 type Outgoing struct {
 	Session   events.Hash
-	To        []events.PeerID // empty: every other party of the session
+	FromSide  Side
+	To        []events.PeerID // empty: every other party of the target sides
+	ToOld     bool            // resharing: for the old committee
+	ToNew     bool            // resharing: for the new committee
 	Broadcast bool
 	Payload   []byte // tss-lib wire bytes
 }
@@ -26,6 +40,8 @@ type Outgoing struct {
 type Incoming struct {
 	Session   events.Hash
 	From      events.PeerID
+	FromSide  Side
+	ToSide    Side // the side this copy is for
 	Broadcast bool
 	Payload   []byte
 }
@@ -59,7 +75,11 @@ type partyIDs struct {
 	byID   map[string]events.PeerID
 }
 
-func newPartyIDs(parties []Party) (partyIDs, error) {
+func newPartyIDs(parties []Party) (partyIDs, error) { return newSidePartyIDs(parties, "") }
+
+// newSidePartyIDs names the parties of one side; suffix keeps a peer that
+// is on both sides of a resharing two distinct tss-lib parties.
+func newSidePartyIDs(parties []Party, suffix string) (partyIDs, error) {
 	ids := partyIDs{byPeer: map[events.PeerID]*tsslib.PartyID{}, byID: map[string]events.PeerID{}}
 	var unsorted tsslib.UnSortedPartyIDs
 	for _, p := range parties {
@@ -69,7 +89,7 @@ func newPartyIDs(parties []Party) (partyIDs, error) {
 		if _, dup := ids.byPeer[p.Peer]; dup {
 			return ids, fmt.Errorf("party %s twice", p.Peer.Short())
 		}
-		id := tsslib.NewPartyID(fmt.Sprintf("%x", []byte(p.Peer)), p.Peer.Short(), p.Key)
+		id := tsslib.NewPartyID(fmt.Sprintf("%x%s", []byte(p.Peer), suffix), p.Peer.Short()+suffix, p.Key)
 		ids.byPeer[p.Peer] = id
 		ids.byID[id.Id] = p.Peer
 		unsorted = append(unsorted, id)
@@ -104,16 +124,53 @@ var ErrTimeout = errors.New("tss session timed out")
 // machine does not turn an honest party into a culprit).
 func runParty[T any](ctx context.Context, session events.Hash, self events.PeerID, ids partyIDs, party tsslib.Party,
 	out <-chan tsslib.Message, end <-chan T, inbox <-chan Incoming, send func(Outgoing) error) Result[T] {
-	errs := make(chan *tsslib.Error, 1)
-	go func() {
-		if err := party.Start(); err != nil {
-			errs <- err
-		}
-	}()
+	return runRouted(ctx, session, party, out, end, inbox, send, singleRouter{ids: ids, self: self})
+}
+
+// router maps one session's tss-lib parties to peers and sides.
+type router interface {
+	// outgoing addresses a message.
+	outgoing(routing *tsslib.MessageRouting) Outgoing
+	// sender resolves an incoming message's sender, or false to drop it.
+	sender(in Incoming) (*tsslib.PartyID, bool)
+	// culprits names tss-lib parties as peers, sorted, each once.
+	culprits(list []*tsslib.PartyID) []events.PeerID
+}
+
+// singleRouter serves keygen and signing: one committee.
+type singleRouter struct {
+	ids  partyIDs
+	self events.PeerID
+}
+
+func (r singleRouter) outgoing(routing *tsslib.MessageRouting) Outgoing {
+	o := Outgoing{Broadcast: routing.IsBroadcast}
+	if len(routing.To) > 0 {
+		o.To = r.ids.peers(routing.To)
+	}
+	return o
+}
+
+func (r singleRouter) sender(in Incoming) (*tsslib.PartyID, bool) {
+	from, ok := r.ids.byPeer[in.From]
+	return from, ok && in.From != r.self && in.FromSide == SideOnly && in.ToSide == SideOnly
+}
+
+func (r singleRouter) culprits(list []*tsslib.PartyID) []events.PeerID { return r.ids.peers(list) }
+
+func runRouted[T any](ctx context.Context, session events.Hash, party tsslib.Party,
+	out <-chan tsslib.Message, end <-chan T, inbox <-chan Incoming, send func(Outgoing) error, r router) Result[T] {
+	// Start first, then feed: tss-lib stores a message that arrives before
+	// round 1 exists but only advances rounds when a later message comes,
+	// so a party whose peers' round-1 messages all arrived during its own
+	// Start would wait forever. Meanwhile they wait in inbox.
+	if err := party.Start(); err != nil {
+		return Result[T]{Outcome: events.OutcomeFailed, Culprits: r.culprits(err.Culprits()), Err: err}
+	}
 	seen := map[[32]byte]bool{}
 	feed := func(in Incoming) *tsslib.Error {
-		from, ok := ids.byPeer[in.From]
-		if in.Session != session || !ok || in.From == self {
+		from, ok := r.sender(in)
+		if in.Session != session || !ok {
 			return nil
 		}
 		key := sha512.Sum512_256(append([]byte(in.From), in.Payload...))
@@ -129,17 +186,15 @@ func runParty[T any](ctx context.Context, session events.Hash, self events.PeerI
 		if err != nil {
 			return fmt.Errorf("encode tss message: %w", err)
 		}
-		o := Outgoing{Session: session, Broadcast: routing.IsBroadcast, Payload: payload}
-		if len(routing.To) > 0 {
-			o.To = ids.peers(routing.To)
-		}
+		o := r.outgoing(routing)
+		o.Session, o.Payload = session, payload
 		if err := send(o); err != nil {
 			return fmt.Errorf("send tss message: %w", err)
 		}
 		return nil
 	}
 	failed := func(err *tsslib.Error) Result[T] {
-		return Result[T]{Outcome: events.OutcomeFailed, Culprits: ids.peers(err.Culprits()), Err: err}
+		return Result[T]{Outcome: events.OutcomeFailed, Culprits: r.culprits(err.Culprits()), Err: err}
 	}
 	// out is buffered for many rounds: an update, which may emit a round's
 	// messages, never blocks this loop.
@@ -154,9 +209,20 @@ func runParty[T any](ctx context.Context, session events.Hash, self events.PeerI
 				return failed(err)
 			}
 		case v := <-end:
+			// The update that finished this party may also have emitted its
+			// last round's message, which the others still need: select
+			// picks among ready cases at random, so forward what is left.
+			for pending := true; pending; {
+				select {
+				case msg := <-out:
+					if err := forward(msg); err != nil {
+						return Result[T]{Outcome: events.OutcomeFailed, Err: err}
+					}
+				default:
+					pending = false
+				}
+			}
 			return Result[T]{Outcome: events.OutcomeSuccess, Value: v}
-		case err := <-errs:
-			return failed(err)
 		case <-ctx.Done():
 			for drained := false; !drained; {
 				select {
@@ -170,7 +236,7 @@ func runParty[T any](ctx context.Context, session events.Hash, self events.PeerI
 					drained = true
 				}
 			}
-			return Result[T]{Outcome: events.OutcomeTimeout, Culprits: ids.peers(party.WaitingFor()), Err: fmt.Errorf("%w: %v", ErrTimeout, ctx.Err())}
+			return Result[T]{Outcome: events.OutcomeTimeout, Culprits: r.culprits(party.WaitingFor()), Err: fmt.Errorf("%w: %v", ErrTimeout, ctx.Err())}
 		}
 	}
 }

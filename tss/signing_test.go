@@ -8,6 +8,10 @@ import (
 	"sync"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/anypb"
+
 	"github.com/bnb-chain/tss-lib/v3/common"
 	"github.com/bnb-chain/tss-lib/v3/ecdsa/keygen"
 
@@ -35,8 +39,10 @@ func upstream(t testing.TB) ([]keygen.LocalPartySaveData, []tss.Party) {
 // in-memory network and returns every party's result. The session ends
 // when the context is cancelled: by the caller's cancel, as a node does
 // at the deadline tick of its clock, or when every party but those in
-// waitless has finished.
-func sign(t testing.TB, chosen []int, net *tss.MemoryNetwork, ctx context.Context, waitless ...events.PeerID) []tss.Result[*common.SignatureData] {
+// waitless has finished. With firstEnds, the deadline comes as soon as
+// any party not in waitless has ended: a node whose session failed logs
+// it, and the others end theirs at their deadline.
+func sign(t testing.TB, chosen []int, net *tss.MemoryNetwork, ctx context.Context, firstEnds bool, waitless ...events.PeerID) []tss.Result[*common.SignatureData] {
 	t.Helper()
 	keys, all := upstream(t)
 	var signers []tss.Party
@@ -64,6 +70,9 @@ func sign(t testing.TB, chosen []int, net *tss.MemoryNetwork, ctx context.Contex
 			s := tss.Signing{Session: session, Self: all[i].Peer, Signers: signers, Threshold: 2, Key: keys[i], Digest: eventstest.Hash("doc")}
 			results[j] = s.Run(ctx, net.Inbox(all[i].Peer), net.Sender(all[i].Peer))
 			if waits {
+				if firstEnds {
+					cancel()
+				}
 				others.Done()
 			}
 		}()
@@ -76,7 +85,7 @@ func sign(t testing.TB, chosen []int, net *tss.MemoryNetwork, ctx context.Contex
 
 func TestSigningWithUpstreamFixtures(t *testing.T) {
 	keys, _ := upstream(t)
-	results := sign(t, []int{0, 2, 4}, nil, context.Background())
+	results := sign(t, []int{0, 2, 4}, nil, context.Background(), false)
 	digest := eventstest.Hash("doc")
 	pub := &ecdsa.PublicKey{Curve: keys[0].ECDSAPub.Curve(), X: keys[0].ECDSAPub.X(), Y: keys[0].ECDSAPub.Y()}
 	for i, res := range results {
@@ -108,7 +117,7 @@ func TestSigningSilentPartyTimesOut(t *testing.T) {
 			}
 		}
 	}
-	results := sign(t, []int{0, 1, 2}, net, ctx)
+	results := sign(t, []int{0, 1, 2}, net, ctx, false)
 	for i, res := range results[:2] {
 		if res.Outcome != events.OutcomeTimeout || !slices.Equal(res.Culprits, []events.PeerID{silent}) {
 			t.Fatalf("party %d: %s, culprits %v; want a timeout naming only the silent party", i, res.Outcome, res.Culprits)
@@ -122,12 +131,11 @@ func TestSigningCorruptShareNamesCulprit(t *testing.T) {
 	net := tss.NewMemoryNetwork([]events.PeerID{all[0].Peer, all[1].Peer, all[2].Peer})
 	net.Tamper = func(from events.PeerID, o *tss.Outgoing) bool {
 		if from == liar && !o.Broadcast {
-			o.Payload = slices.Clone(o.Payload)
-			o.Payload[len(o.Payload)/2] ^= 0x55 // a corrupt point-to-point share
+			o.Payload = corruptFirstBytesField(t, o.Payload)
 		}
 		return true
 	}
-	results := sign(t, []int{0, 1, 2}, net, context.Background(), liar)
+	results := sign(t, []int{0, 1, 2}, net, context.Background(), true, liar)
 	blamed := 0
 	for i, res := range results {
 		if all[[]int{0, 1, 2}[i]].Peer == liar {
@@ -136,12 +144,49 @@ func TestSigningCorruptShareNamesCulprit(t *testing.T) {
 		if res.Outcome == events.OutcomeSuccess {
 			t.Fatalf("party %d signed with a corrupt share", i)
 		}
-		if slices.Contains(res.Culprits, liar) {
-			blamed++
+		if slices.Contains(res.Culprits, liar) && res.Outcome == events.OutcomeFailed {
+			blamed++ // named by tss-lib's proof failure, not just waited for
 		}
 		t.Logf("party %d: %s culprits %d: %v", i, res.Outcome, len(res.Culprits), res.Err)
 	}
 	if blamed == 0 {
 		t.Fatal("no honest party named the corrupting party")
 	}
+}
+
+// corruptFirstBytesField decodes a tss-lib wire message and changes the
+// value of its first bytes field (in a signing round-1 message, the MtA
+// ciphertext C), so the message still parses but no longer matches the
+// proofs that come with it: a corrupt share that tss-lib must catch,
+// every time, whatever random values the session drew.
+func corruptFirstBytesField(t *testing.T, payload []byte) []byte {
+	t.Helper()
+	var wire anypb.Any
+	if err := proto.Unmarshal(payload, &wire); err != nil {
+		t.Fatal(err)
+	}
+	content, err := wire.UnmarshalNew()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := content.ProtoReflect()
+	fields := m.Descriptor().Fields()
+	for i := range fields.Len() {
+		f := fields.Get(i)
+		if f.Kind() == protoreflect.BytesKind && !f.IsList() && len(m.Get(f).Bytes()) > 0 {
+			b := slices.Clone(m.Get(f).Bytes())
+			b[len(b)-1] ^= 0x01
+			m.Set(f, protoreflect.ValueOfBytes(b))
+			break
+		}
+	}
+	repacked, err := anypb.New(content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := proto.Marshal(repacked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
