@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"crypto/sha512"
+	"encoding/json"
 	"fmt"
 	"math/big"
 	"sync"
@@ -59,7 +60,9 @@ func TSS(fixtures string, progress func(TSSPair)) ([]TSSPair, error) {
 		signJob("sign 5 signers", n7, 5, 4, tss.FixturePeer),
 		signJob("sign 7 signers", n10, 7, 6, tss.FixturePeer),
 		{"keygen n=5", func() error { return runnerKeygen(upstream) }, func() error { return floorKeygen(upstream) }},
-		{"reshare 5->5", func() error { return runnerReshare(upstream) }, func() error { return floorReshare(upstream) }},
+		// tss-lib's resharing consumes the old parties' key data: each
+		// side gets its own copy.
+		{"reshare 5->5", func() error { return runnerReshare(cloneKeys(upstream)) }, func() error { return floorReshare(cloneKeys(upstream)) }},
 	}
 	var out []TSSPair
 	for _, j := range jobs {
@@ -78,6 +81,25 @@ func TSS(fixtures string, progress func(TSSPair)) ([]TSSPair, error) {
 		out = append(out, pair)
 	}
 	return out, nil
+}
+
+// cloneKeys deep-copies key data (it holds pointers tss-lib mutates).
+func cloneKeys(keys []keygen.LocalPartySaveData) []keygen.LocalPartySaveData {
+	out := make([]keygen.LocalPartySaveData, len(keys))
+	for i := range keys {
+		data, err := json.Marshal(keys[i])
+		if err != nil {
+			panic(err)
+		}
+		if err := json.Unmarshal(data, &out[i]); err != nil {
+			panic(err)
+		}
+		for _, x := range out[i].BigXj {
+			x.SetCurve(tsslib.S256())
+		}
+		out[i].ECDSAPub.SetCurve(tsslib.S256())
+	}
+	return out
 }
 
 var benchSession = sha512.Sum512_256([]byte("bench session"))

@@ -159,7 +159,15 @@ func (r singleRouter) sender(in Incoming) (*tsslib.PartyID, bool) {
 func (r singleRouter) culprits(list []*tsslib.PartyID) []events.PeerID { return r.ids.peers(list) }
 
 func runRouted[T any](ctx context.Context, session events.Hash, party tsslib.Party,
-	out <-chan tsslib.Message, end <-chan T, inbox <-chan Incoming, send func(Outgoing) error, r router) Result[T] {
+	out <-chan tsslib.Message, end <-chan T, inbox <-chan Incoming, send func(Outgoing) error, r router) (res Result[T]) {
+	// tss-lib panics on some malformed inputs (a point off the curve);
+	// Start and every update run in this goroutine, so a panic ends this
+	// session as failed instead of the node.
+	defer func() {
+		if p := recover(); p != nil {
+			res = Result[T]{Outcome: events.OutcomeFailed, Err: fmt.Errorf("tss-lib panicked: %v", p)}
+		}
+	}()
 	// Start first, then feed: tss-lib stores a message that arrives before
 	// round 1 exists but only advances rounds when a later message comes,
 	// so a party whose peers' round-1 messages all arrived during its own
