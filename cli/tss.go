@@ -1,10 +1,14 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/bnb-chain/tss-lib/v3/ecdsa/keygen"
 	"github.com/urfave/cli/v2"
 
 	"github.com/metanode/metanode/tss"
@@ -15,6 +19,36 @@ func tssCommand() *cli.Command {
 		Name:  "tss",
 		Usage: "threshold key tools",
 		Subcommands: []*cli.Command{
+			{
+				Name:  "preparams",
+				Usage: "fill the node's pre-parameter pool (safe primes, 2-30 s each) so keygen never waits",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "dir", Required: true, Usage: "the node's share store directory", EnvVars: envName("share-dir")},
+					&cli.StringFlag{Name: "key-file", Required: true, Usage: "file holding the store's passphrase (mode 0600)", EnvVars: envName("key-file")},
+					&cli.IntFlag{Name: "count", Value: 4, Usage: "fill the pool up to this many sets", EnvVars: envName("preparams-count")},
+				},
+				Action: func(c *cli.Context) error {
+					pass, err := tss.PassphraseFromFile(c.String("key-file"))
+					if err != nil {
+						return err
+					}
+					store, err := tss.OpenShareStore(c.String("dir"), pass)
+					if err != nil {
+						return err
+					}
+					have, err := store.PoolSize()
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(c.App.Writer, "pool holds %d, filling to %d\n", have, c.Int("count"))
+					generate := func(ctx context.Context) (*keygen.LocalPreParams, error) {
+						return keygen.GeneratePreParamsWithContext(ctx, runtime.NumCPU())
+					}
+					return store.FillPreParams(c.Context, c.Int("count"), generate, func(have, want int, took time.Duration) {
+						fmt.Fprintf(c.App.Writer, "  %d of %d in %.1f s\n", have, want, took.Seconds())
+					})
+				},
+			},
 			{
 				Name:  "fixtures",
 				Usage: "generate test key data (safe primes and a real keygen) for committees such as 7/4",

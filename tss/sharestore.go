@@ -79,13 +79,14 @@ type cipherAEAD interface {
 	Open(dst, nonce, ciphertext, additionalData []byte) ([]byte, error)
 }
 
-// Save writes a key's save data, encrypted, durably (write, fsync,
-// rename), mode 0600.
-func (s *ShareStore) Save(keyID events.Hash, data *keygen.LocalPartySaveData) error {
-	plain, err := json.Marshal(data)
+// sealFile encrypts v's JSON under the passphrase with aad bound and
+// writes it durably (write, fsync, rename), mode 0600.
+func (s *ShareStore) sealFile(path string, v any, aad []byte) error {
+	plain, err := json.Marshal(v)
 	if err != nil {
-		return fmt.Errorf("share store: encode: %w", err)
+		return fmt.Errorf("encode: %w", err)
 	}
+	defer clear(plain)
 	salt := make([]byte, 16)
 	nonce := make([]byte, chacha20poly1305.NonceSizeX)
 	if _, err := rand.Read(salt); err != nil {
@@ -100,25 +101,56 @@ func (s *ShareStore) Save(keyID events.Hash, data *keygen.LocalPartySaveData) er
 	}
 	out := append([]byte(shareMagic), salt...)
 	out = append(out, nonce...)
-	out = aead.Seal(out, nonce, plain, keyID[:])
-	clear(plain)
-	tmp := s.path(keyID) + ".tmp"
+	out = aead.Seal(out, nonce, plain, aad)
+	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
-		return fmt.Errorf("share store: %w", err)
+		return err
 	}
 	if _, err := f.Write(out); err != nil {
 		f.Close()
-		return fmt.Errorf("share store: %w", err)
+		return err
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		return fmt.Errorf("share store: %w", err)
+		return err
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("share store: %w", err)
+		return err
 	}
-	if err := os.Rename(tmp, s.path(keyID)); err != nil {
+	return os.Rename(tmp, path)
+}
+
+// openFile reads and decrypts a sealed file into v.
+func (s *ShareStore) openFile(path string, v any, aad []byte) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	head := len(shareMagic) + 16 + chacha20poly1305.NonceSizeX
+	if len(raw) < head || string(raw[:len(shareMagic)]) != shareMagic {
+		return fmt.Errorf("%s is not a metanode share file", path)
+	}
+	salt := raw[len(shareMagic) : len(shareMagic)+16]
+	nonce := raw[len(shareMagic)+16 : head]
+	aead, err := s.aead(salt)
+	if err != nil {
+		return err
+	}
+	plain, err := aead.Open(nil, nonce, raw[head:], aad)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, ErrShareLocked)
+	}
+	defer clear(plain)
+	if err := json.Unmarshal(plain, v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+// Save writes a key's save data, encrypted, durably, mode 0600.
+func (s *ShareStore) Save(keyID events.Hash, data *keygen.LocalPartySaveData) error {
+	if err := s.sealFile(s.path(keyID), data, keyID[:]); err != nil {
 		return fmt.Errorf("share store: %w", err)
 	}
 	return nil
@@ -126,29 +158,9 @@ func (s *ShareStore) Save(keyID events.Hash, data *keygen.LocalPartySaveData) er
 
 // Load reads and decrypts a key's save data.
 func (s *ShareStore) Load(keyID events.Hash) (*keygen.LocalPartySaveData, error) {
-	path := s.path(keyID)
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("share store: %w", err)
-	}
-	head := len(shareMagic) + 16 + chacha20poly1305.NonceSizeX
-	if len(raw) < head || string(raw[:len(shareMagic)]) != shareMagic {
-		return nil, fmt.Errorf("share store: %s is not a metanode share file", path)
-	}
-	salt := raw[len(shareMagic) : len(shareMagic)+16]
-	nonce := raw[len(shareMagic)+16 : head]
-	aead, err := s.aead(salt)
-	if err != nil {
-		return nil, err
-	}
-	plain, err := aead.Open(nil, nonce, raw[head:], keyID[:])
-	if err != nil {
-		return nil, fmt.Errorf("share store: %s: %w", path, ErrShareLocked)
-	}
-	defer clear(plain)
 	var data keygen.LocalPartySaveData
-	if err := json.Unmarshal(plain, &data); err != nil {
-		return nil, fmt.Errorf("share store: %s: %w", path, err)
+	if err := s.openFile(s.path(keyID), &data, keyID[:]); err != nil {
+		return nil, fmt.Errorf("share store: %w", err)
 	}
 	for _, x := range data.BigXj {
 		if x != nil {

@@ -1,10 +1,15 @@
 package tss_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
+	"time"
+
+	"github.com/bnb-chain/tss-lib/v3/ecdsa/keygen"
 
 	"github.com/metanode/metanode/events/eventstest"
 	"github.com/metanode/metanode/tss"
@@ -79,4 +84,46 @@ func contains(haystack, needle []byte) bool {
 		}
 	}
 	return false
+}
+
+func TestPreParamsPool(t *testing.T) {
+	keys, _ := upstream(t)
+	store, err := tss.OpenShareStore(t.TempDir(), []byte("pool pass"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.TakePreParams(); err == nil {
+		t.Fatal("took from an empty pool")
+	}
+	next := 0
+	generate := func(context.Context) (*keygen.LocalPreParams, error) {
+		p := keys[next].LocalPreParams // stands in for minutes of safe primes
+		next++
+		return &p, nil
+	}
+	var reports []int
+	if err := store.FillPreParams(context.Background(), 3, generate, func(have, want int, _ time.Duration) { reports = append(reports, have) }); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := store.PoolSize(); n != 3 || !slices.Equal(reports, []int{1, 2, 3}) {
+		t.Fatalf("pool %d, reports %v", n, reports)
+	}
+	// A full pool generates nothing more.
+	if err := store.FillPreParams(context.Background(), 2, generate, func(int, int, time.Duration) { t.Fatal("generated into a full pool") }); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for range 3 {
+		p, err := store.TakePreParams()
+		if err != nil || !p.ValidateWithProof() {
+			t.Fatalf("take: %v", err)
+		}
+		if seen[p.NTildei.String()] {
+			t.Fatal("the same pre-parameters were handed out twice")
+		}
+		seen[p.NTildei.String()] = true
+	}
+	if n, _ := store.PoolSize(); n != 0 {
+		t.Fatalf("pool holds %d after taking all", n)
+	}
 }
