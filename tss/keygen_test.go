@@ -2,12 +2,11 @@ package tss_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"math/big"
 	"sync"
 	"testing"
 
 	"github.com/bnb-chain/tss-lib/v3/common"
+	"github.com/bnb-chain/tss-lib/v3/crypto"
 	"github.com/bnb-chain/tss-lib/v3/ecdsa/keygen"
 
 	"github.com/metanode/metanode/events"
@@ -17,7 +16,7 @@ import (
 
 // signWith signs digest with the given parties' key data and checks the
 // signature against pub.
-func signWith(t *testing.T, parties []tss.Party, keys []*keygen.LocalPartySaveData, threshold int, pub *ecdsa.PublicKey) {
+func signWith(t *testing.T, parties []tss.Party, keys []*keygen.LocalPartySaveData, threshold int, pub *crypto.ECPoint) {
 	t.Helper()
 	var peers []events.PeerID
 	for _, p := range parties {
@@ -40,15 +39,13 @@ func signWith(t *testing.T, parties []tss.Party, keys []*keygen.LocalPartySaveDa
 		if res.Outcome != events.OutcomeSuccess {
 			t.Fatalf("signer %d: %s %v", i, res.Outcome, res.Err)
 		}
-		if !ecdsa.Verify(pub, digest[:], new(big.Int).SetBytes(res.Value.R), new(big.Int).SetBytes(res.Value.S)) {
+		if !tss.VerifySignature(pub, digest[:], res.Value.R, res.Value.S) {
 			t.Fatalf("signer %d: signature does not verify", i)
 		}
 	}
 }
 
-func pubOf(k *keygen.LocalPartySaveData) *ecdsa.PublicKey {
-	return &ecdsa.PublicKey{Curve: k.ECDSAPub.Curve(), X: k.ECDSAPub.X(), Y: k.ECDSAPub.Y()}
-}
+func pubOf(k *keygen.LocalPartySaveData) *crypto.ECPoint { return k.ECDSAPub }
 
 // TestKeygen runs a real keygen n=5 t=2 with upstream's pre-parameters
 // (so no safe primes are generated here), then signs with three shares.

@@ -2,8 +2,6 @@ package tss_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"math/big"
 	"slices"
 	"sync"
 	"testing"
@@ -87,14 +85,16 @@ func TestSigningWithUpstreamFixtures(t *testing.T) {
 	keys, _ := upstream(t)
 	results := sign(t, []int{0, 2, 4}, nil, context.Background(), false)
 	digest := eventstest.Hash("doc")
-	pub := &ecdsa.PublicKey{Curve: keys[0].ECDSAPub.Curve(), X: keys[0].ECDSAPub.X(), Y: keys[0].ECDSAPub.Y()}
 	for i, res := range results {
 		if res.Outcome != events.OutcomeSuccess {
 			t.Fatalf("party %d: %s: %v", i, res.Outcome, res.Err)
 		}
-		r, s := new(big.Int).SetBytes(res.Value.R), new(big.Int).SetBytes(res.Value.S)
-		if !ecdsa.Verify(pub, digest[:], r, s) {
+		if !tss.VerifySignature(keys[0].ECDSAPub, digest[:], res.Value.R, res.Value.S) {
 			t.Fatalf("party %d's signature does not verify under the group key", i)
+		}
+		other := eventstest.Hash("another doc")
+		if tss.VerifySignature(keys[0].ECDSAPub, other[:], res.Value.R, res.Value.S) {
+			t.Fatal("the signature verifies for another digest")
 		}
 	}
 }
