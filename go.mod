@@ -3,6 +3,7 @@ module github.com/metanode/metanode
 go 1.26.8
 
 require (
+	filippo.io/edwards25519 v1.2.0
 	github.com/bnb-chain/tss-lib/v3 v3.0.0
 	github.com/btcsuite/btcd/btcec/v2 v2.3.5
 	github.com/libp2p/go-libp2p v0.51.0
