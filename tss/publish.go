@@ -1,0 +1,63 @@
+package tss
+
+import (
+	"crypto/sha512"
+	"fmt"
+	"math/big"
+
+	"github.com/bnb-chain/tss-lib/v3/crypto"
+	"github.com/bnb-chain/tss-lib/v3/ecdsa/keygen"
+	"github.com/btcsuite/btcd/btcec/v2"
+
+	"github.com/metanode/metanode/events"
+)
+
+// compressed encodes a tss-lib point as a 33-byte secp256k1 point.
+func compressed(p *crypto.ECPoint) ([]byte, error) {
+	var x, y btcec.FieldVal
+	if p == nil || x.SetByteSlice(p.X().Bytes()) || y.SetByteSlice(p.Y().Bytes()) {
+		return nil, fmt.Errorf("not a secp256k1 point")
+	}
+	return btcec.NewPublicKey(&x, &y).SerializeCompressed(), nil
+}
+
+// PublishKey builds the public data of a key from any member's save data:
+// the group public key, each committee member's share point X_j (from
+// tss-lib's BigXj, matched by party key) in committee order, and the key
+// id, H(public key || share points), which changes with every regroup.
+// Address stays empty until the chain adapter derives the vault's.
+func PublishKey(save *keygen.LocalPartySaveData, committee []Party, threshold int) (*events.KeyPublished, error) {
+	pub, err := compressed(save.ECDSAPub)
+	if err != nil {
+		return nil, fmt.Errorf("publish key: group key: %w", err)
+	}
+	key := &events.KeyPublished{PublicKey: pub, Threshold: threshold}
+	h := sha512.New512_256()
+	h.Write([]byte("metanode/v1/key"))
+	h.Write(pub)
+	for _, member := range committee {
+		j := -1
+		for i, k := range save.Ks {
+			if k != nil && k.Cmp(member.Key) == 0 {
+				j = i
+			}
+		}
+		if j < 0 || j >= len(save.BigXj) {
+			return nil, fmt.Errorf("publish key: %s is not a party of this key", member.Peer.Short())
+		}
+		point, err := compressed(save.BigXj[j])
+		if err != nil {
+			return nil, fmt.Errorf("publish key: share point of %s: %w", member.Peer.Short(), err)
+		}
+		key.SharePoints = append(key.SharePoints, events.SharePoint{Peer: member.Peer, Point: point})
+		h.Write(point)
+	}
+	h.Sum(key.KeyID[:0])
+	return key, nil
+}
+
+// ShareScalar is this party's secret share x_i as 32 bytes, for share
+// proofs. It never leaves the node.
+func ShareScalar(save *keygen.LocalPartySaveData) []byte {
+	return new(big.Int).Mod(save.Xi, btcec.S256().N).FillBytes(make([]byte, 32))
+}
