@@ -31,6 +31,8 @@ func simCommand() *cli.Command {
 			&cli.StringFlag{Name: "byzantine", Usage: "faulty nodes as `KIND@INDEX,...`", EnvVars: envName("sim-byzantine")},
 			&cli.Float64Flag{Name: "drop", Usage: "probability that a message to one receiver is lost", EnvVars: envName("sim-drop")},
 			&cli.DurationFlag{Name: "max-delay", Value: 300 * time.Millisecond, Usage: "largest delivery delay", EnvVars: envName("sim-max-delay")},
+			&cli.BoolFlag{Name: "tss", Usage: "sign with real tss-lib on the committed fixture key of the committee (7/4 or 10/6)", EnvVars: envName("sim-tss")},
+			&cli.StringFlag{Name: "fixtures", Value: "tss/testdata/fixtures", Usage: "the committed fixtures, for --tss", EnvVars: envName("sim-fixtures")},
 			&cli.DurationFlag{Name: "keygen-for", Usage: "run keygen epochs this long before the key locks (default: start with a locked key)", EnvVars: envName("sim-keygen-for")},
 			&cli.StringSliceFlag{Name: "partition", Usage: "cut nodes I,J off from the rest: `FROM-UNTIL:I,J` (repeatable)", EnvVars: envName("sim-partition")},
 			jsonFlag(),
@@ -51,7 +53,7 @@ func runSim(c *cli.Context) error {
 	cfg := sim.Config{
 		Nodes: c.Int("nodes"), Threshold: c.Int("threshold"), Seed: c.Uint64("seed"),
 		Duration: c.Duration("duration"), Dir: c.String("out"), Drop: c.Float64("drop"), MaxDelay: c.Duration("max-delay"),
-		KeygenFor: c.Duration("keygen-for"),
+		KeygenFor: c.Duration("keygen-for"), TSS: c.Bool("tss"), FixturesDir: c.String("fixtures"),
 	}
 	if cfg.Threshold == 0 {
 		cfg.Threshold = max(1, (cfg.Nodes-1)*2/3)
@@ -82,6 +84,9 @@ func runSim(c *cli.Context) error {
 			WallSeconds            float64 `json:"wall_seconds"`
 			VirtualSecondsPerWallS float64 `json:"virtual_seconds_per_wall_second"`
 		}{res, wall.Seconds(), cfg.Duration.Seconds() / wall.Seconds()})
+	}
+	if res.Signatures > 0 {
+		defer fmt.Fprintf(c.App.Writer, "real tss signatures verified under the group key: %d\n", res.Signatures)
 	}
 	printSimResult(c.App.Writer, res, fmt.Sprintf("sim: %d nodes, t=%d, seed %d, %v virtual in %.1f s (%.0f virtual s per wall s)",
 		cfg.Nodes, cfg.Threshold, cfg.Seed, cfg.Duration, wall.Seconds(), cfg.Duration.Seconds()/wall.Seconds()))

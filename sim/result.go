@@ -48,8 +48,11 @@ type Result struct {
 	Blocks  []BlockResult `json:"blocks"`
 	// ConflictingStarts counts rounds in which two different threshold
 	// sets (session nonces) started signing. It must be zero.
-	ConflictingStarts int          `json:"conflicting_starts"`
-	Nodes             []NodeResult `json:"nodes"`
+	ConflictingStarts int `json:"conflicting_starts"`
+	// Signatures counts real tss signatures verified under the group key
+	// (--tss); each signer's copy counts.
+	Signatures int          `json:"tss_signatures,omitempty"`
+	Nodes      []NodeResult `json:"nodes"`
 }
 
 func (s *Sim) indexOf(id events.PeerID) int {
@@ -63,7 +66,7 @@ func (s *Sim) indexOf(id events.PeerID) int {
 
 // Result sums up the run so far.
 func (s *Sim) Result() *Result {
-	res := &Result{Seed: s.cfg.Seed}
+	res := &Result{Seed: s.cfg.Seed, Signatures: s.signatures}
 	rounds := map[int64]*RoundResult{}
 	for _, n := range s.nodes {
 		st := n.node.Status()
