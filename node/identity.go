@@ -7,6 +7,8 @@ import (
 	"os"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
+
+	"github.com/metanode/metanode/internal/durable"
 )
 
 // loadOrCreateIdentity reads the node's Ed25519 identity key from path,
@@ -34,29 +36,8 @@ func loadOrCreateIdentity(path string) (crypto.PrivKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("identity key: %w", err)
 	}
-	if err := writeFileSync(path, data, 0o600); err != nil {
+	if err := durable.WriteFile(path, data, 0o600); err != nil {
 		return nil, fmt.Errorf("identity key %s: %w", path, err)
 	}
 	return key, nil
-}
-
-// writeFileSync writes a new file durably: a crash leaves no half key.
-func writeFileSync(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

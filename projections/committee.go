@@ -192,10 +192,7 @@ func CommitSum(epoch int64, regroup bool, old, committee []events.PeerID) events
 	h.Write(binary.BigEndian.AppendUint64(nil, uint64(epoch)))
 	for _, list := range [][]events.PeerID{old, committee} {
 		h.Write(binary.BigEndian.AppendUint16(nil, uint16(len(list))))
-		for _, id := range list {
-			h.Write(binary.BigEndian.AppendUint16(nil, uint16(len(id))))
-			h.Write([]byte(id))
-		}
+		writeIDs(h, list)
 	}
 	var out events.Hash
 	h.Sum(out[:0])

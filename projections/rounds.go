@@ -6,6 +6,7 @@ import (
 	"crypto/sha512"
 	"encoding/binary"
 	"fmt"
+	"hash"
 	"slices"
 
 	"github.com/metanode/metanode/events"
@@ -457,13 +458,19 @@ func SessionNonce(round int64, m0 events.Hash, set []events.PeerID) events.Hash 
 	h := sha512.New512_256()
 	h.Write(binary.BigEndian.AppendUint64(nil, uint64(round)))
 	h.Write(m0[:])
-	for _, id := range set {
-		h.Write(binary.BigEndian.AppendUint16(nil, uint16(len(id))))
-		h.Write([]byte(id))
-	}
+	writeIDs(h, set)
 	var out events.Hash
 	h.Sum(out[:0])
 	return out
+}
+
+// writeIDs hashes peer ids in order, each prefixed by its 16-bit length,
+// so no two id lists hash alike.
+func writeIDs(h hash.Hash, ids []events.PeerID) {
+	for _, id := range ids {
+		h.Write(binary.BigEndian.AppendUint16(nil, uint16(len(id))))
+		h.Write([]byte(id))
+	}
 }
 
 func (r *Rounds) onChecksum(seq uint64, m *events.Signed) {

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/crypto/chacha20poly1305"
 
 	"github.com/metanode/metanode/events"
+	"github.com/metanode/metanode/internal/durable"
 )
 
 // A share file is
@@ -102,23 +103,7 @@ func (s *ShareStore) sealFile(path string, v any, aad []byte) error {
 	out := append([]byte(shareMagic), salt...)
 	out = append(out, nonce...)
 	out = aead.Seal(out, nonce, plain, aad)
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(out); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return durable.WriteFile(path, out, 0o600)
 }
 
 // openFile reads and decrypts a sealed file into v.
