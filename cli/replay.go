@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -59,42 +60,16 @@ type replayOutput struct {
 }
 
 func runReplay(c *cli.Context) error {
-	until, err := parseUntil(c.String("until"))
-	if err != nil {
-		return err
-	}
-	store, err := openReadOnly(c)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
 	if c.Bool("verify") {
-		rep, err := replay.VerifyDuties(store, until)
-		if c.Bool("json") {
-			out := map[string]any{"log": store.Path(), "ok": err == nil, "events": rep.Events, "ticks": rep.Ticks, "duties_matched": rep.Duties}
-			if err != nil {
-				out["divergence"] = err.Error()
-			}
-			if perr := printJSON(c.App.Writer, out); perr != nil {
-				return perr
-			}
-			return err
-		}
-		if err != nil {
-			return fmt.Errorf("replay --verify %s: %w", store.Path(), err)
-		}
-		fmt.Fprintf(c.App.Writer, "ok: %s: %d events, %d ticks, every one of %d recorded actions was a due duty, and no due duty was left undone\n",
-			store.Path(), rep.Events, rep.Ticks, rep.Duties)
-		return nil
+		return verifyDuties(c)
 	}
-	state := projections.NewState()
-	summary := state.Summary
-	res, err := replay.Run(store, state, until)
+	state, res, err := foldLog(c)
 	if err != nil {
 		return err
 	}
+	summary := state.Summary
 	out := replayOutput{
-		Log: store.Path(), Events: res.Events, LastSeq: res.LastSeq, PeersSeen: len(summary.Peers()),
+		Log: filepath.Join(c.String("log"), events.FileName), Events: res.Events, LastSeq: res.LastSeq, PeersSeen: len(summary.Peers()),
 		PerKind: summary.PerKind(), StateHash: res.StateHash.String(),
 	}
 	if summary.LastTick != 0 {
@@ -110,5 +85,35 @@ func runReplay(c *cli.Context) error {
 		{"peers seen", fmt.Sprint(out.PeersSeen)},
 		{"state hash", out.StateHash},
 	})
+	return nil
+}
+
+// verifyDuties is replay --verify.
+func verifyDuties(c *cli.Context) error {
+	until, err := parseUntil(c.String("until"))
+	if err != nil {
+		return err
+	}
+	store, err := openReadOnly(c)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	rep, err := replay.VerifyDuties(store, until)
+	if c.Bool("json") {
+		out := map[string]any{"log": store.Path(), "ok": err == nil, "events": rep.Events, "ticks": rep.Ticks, "duties_matched": rep.Duties}
+		if err != nil {
+			out["divergence"] = err.Error()
+		}
+		if perr := printJSON(c.App.Writer, out); perr != nil {
+			return perr
+		}
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("replay --verify %s: %w", store.Path(), err)
+	}
+	fmt.Fprintf(c.App.Writer, "ok: %s: %d events, %d ticks, every one of %d recorded actions was a due duty, and no due duty was left undone\n",
+		store.Path(), rep.Events, rep.Ticks, rep.Duties)
 	return nil
 }
