@@ -253,7 +253,7 @@ func floorSign(keys []keygen.LocalPartySaveData, t int) error {
 func floorKeygen(pre []keygen.LocalPartySaveData) error {
 	var ids tsslib.UnSortedPartyIDs
 	for i := range pre {
-		ids = append(ids, tsslib.NewPartyID(fmt.Sprint(i), fmt.Sprint(i), tss.PartyKey(tss.FixturePeer(5000+i))))
+		ids = append(ids, tsslib.NewPartyID(fmt.Sprint(i), fmt.Sprint(i), tss.PartyKey(tss.FixturePeer(5000+i), events.Hash{})))
 	}
 	sorted := tsslib.SortPartyIDs(ids)
 	ctx := tsslib.NewPeerContext(sorted)
@@ -276,7 +276,7 @@ func floorReshare(keys []keygen.LocalPartySaveData) error {
 		oldIDs = append(oldIDs, tsslib.NewPartyID(fmt.Sprint("old", i), "old", keys[i].ShareID))
 	}
 	for i := range 5 {
-		newIDs = append(newIDs, tsslib.NewPartyID(fmt.Sprint("new", i), "new", tss.PartyKey(tss.FixturePeer(6000+i))))
+		newIDs = append(newIDs, tsslib.NewPartyID(fmt.Sprint("new", i), "new", tss.PartyKey(tss.FixturePeer(6000+i), events.Hash{})))
 	}
 	oldSorted, newSorted := tsslib.SortPartyIDs(oldIDs), tsslib.SortPartyIDs(newIDs)
 	oldCtx, newCtx := tsslib.NewPeerContext(oldSorted), tsslib.NewPeerContext(newSorted)

@@ -119,6 +119,23 @@ func printSimResult(w io.Writer, res *sim.Result, headline string) {
 			fmt.Fprintf(w, "  node-%d  %-16s by %d nodes\n", k.peer, k.reason, counts[k])
 		}
 	}
+	for _, a := range res.Attempts {
+		kind := "keygen"
+		if a.Regroup {
+			kind = "regroup"
+		}
+		line := fmt.Sprintf("%s epoch %d: %s", kind, a.Epoch, a.Outcome)
+		if a.Reason != "" {
+			line += " (" + a.Reason + ")"
+		}
+		if len(a.Culprits) > 0 {
+			line += fmt.Sprintf(", culprits %v", a.Culprits)
+		}
+		fmt.Fprintln(w, line)
+	}
+	for _, k := range res.Keys {
+		fmt.Fprintf(w, "key %s  group key %s  vault %s  members %v\n", k.KeyID[:12], k.PublicKey[:16], k.Address, k.Members)
+	}
 	fmt.Fprintln(w, "nodes:")
 	for _, n := range res.Nodes {
 		faults := ""

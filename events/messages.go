@@ -106,7 +106,20 @@ type KVEntry struct {
 // payloads are encrypted to their single recipient.
 type TSSMessage struct {
 	Session   Hash     `msgpack:"n"`
-	To        []PeerID `msgpack:"to"` // empty for broadcast
+	To        []PeerID `msgpack:"to"` // empty: every party of the target sides
 	Broadcast bool     `msgpack:"b"`
 	Payload   []byte   `msgpack:"p"`
+	// A resharing's two committees: the sender's side and the sides the
+	// message is for (a peer on both sides is two parties). Keygen and
+	// signing have one committee: SideOnly, FromSide only.
+	FromSide uint8 `msgpack:"fs"`
+	ToOld    bool  `msgpack:"o"`
+	ToNew    bool  `msgpack:"w"`
 }
+
+// Sides of a resharing, as TSSMessage.FromSide says them.
+const (
+	SideOnly uint8 = iota
+	SideOld
+	SideNew
+)

@@ -165,6 +165,9 @@ type TSSSessionFinished struct {
 type SharePoint struct {
 	Peer  PeerID `msgpack:"p"`
 	Point []byte `msgpack:"x"` // compressed secp256k1 point
+	// ShareID is the member's tss-lib party key (big-endian): how signing
+	// and a resharing's old side address it.
+	ShareID []byte `msgpack:"id"`
 }
 
 // KeyPublished is the public data of a key after keygen or regroup: what

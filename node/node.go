@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bnb-chain/tss-lib/v3/ecdsa/keygen"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -45,9 +46,12 @@ type Config struct {
 	// Share is the node's secret share of the current key (32 bytes), for
 	// share proofs; nil when it holds none.
 	Share []byte
-	// StartSession runs a tss session (signing, keygen or resharing)
-	// whose start is already logged; its outcome comes back through
-	// Record. Nil: the start is only logged.
+	// TSS runs the node's tss sessions (signing, keygen, resharing) for
+	// real. Nil: a session's start is only logged, and StartSession may
+	// stand in, its outcome coming back through Record.
+	TSS *TSS
+	// StartSession, if set, is told of every session start after it is
+	// logged.
 	StartSession func(projections.Duty)
 	// NoSync makes appends non-durable: for simulations only.
 	NoSync bool
@@ -65,6 +69,17 @@ type Node struct {
 
 	mu    sync.Mutex // one input at a time: append, fold, decide
 	state *projections.State
+
+	// tss sessions running here, messages for sessions not started yet,
+	// sessions recently ended, and key data loaded (all under mu)
+	sessions   map[events.Hash]*session
+	early      map[events.Hash]*earlyMessages
+	earlyCount int
+	ended      map[events.Hash]events.Time
+	keys       map[events.Hash]*keygen.LocalPartySaveData
+	// receiveErr is a failure while answering a received message (the log
+	// refused a write); the next Tick returns it.
+	receiveErr error
 
 	dropped atomic.Uint64
 }
@@ -95,12 +110,36 @@ func Open(dir string, cfg Config) (*Node, error) {
 	if cfg.Validate == nil {
 		cfg.Validate = net.Validate
 	}
-	n := &Node{id: events.PeerID(pid), key: key, store: store, cfg: cfg, state: projections.NewState()}
+	n := &Node{id: events.PeerID(pid), key: key, store: store, cfg: cfg, state: projections.NewState(),
+		sessions: map[events.Hash]*session{}, early: map[events.Hash]*earlyMessages{}, ended: map[events.Hash]events.Time{},
+		keys: map[events.Hash]*keygen.LocalPartySaveData{}}
 	if err := n.restore(cfg.Params); err != nil {
 		store.Close()
 		return nil, err
 	}
+	if err := n.loadShare(); err != nil {
+		store.Close()
+		return nil, err
+	}
 	return n, nil
+}
+
+// loadShare takes the node's share of the current key from its share
+// store, for its share proofs.
+func (n *Node) loadShare() error {
+	key, ok := n.state.Keys.Current()
+	if n.cfg.TSS == nil || n.cfg.TSS.Shares == nil || !ok || !n.state.Keys.IsMember(n.id) {
+		return nil
+	}
+	data, err := n.keyData(key)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // a member whose share is elsewhere (Config.Share), or lost
+	}
+	if err != nil {
+		return fmt.Errorf("share of key %s: %w", key.KeyID.String()[:12], err)
+	}
+	n.cfg.Share = tss.ShareScalar(data)
+	return nil
 }
 
 // restore folds the existing log, or writes the genesis of a new one.
@@ -144,16 +183,33 @@ func (n *Node) Key() crypto.PrivKey { return n.key }
 // Messages are published after the node's lock is released, so nodes on a
 // synchronous bus can tick each other without deadlock.
 func (n *Node) Tick(now time.Time) error {
+	var fx effects
 	n.mu.Lock()
-	out, signing, err := n.handle(&events.Tick{Time: events.TimeOf(now)})
+	err := n.receiveErr
+	if err == nil {
+		err = n.handle(&events.Tick{Time: events.TimeOf(now)}, &fx)
+	}
 	n.mu.Unlock()
-	for _, m := range out {
+	n.apply(&fx)
+	return err
+}
+
+// apply carries out what an input left for after the lock: so nodes on
+// a synchronous bus can drive each other without deadlock.
+func (n *Node) apply(fx *effects) {
+	for _, m := range fx.publish {
 		n.cfg.Publish(m)
 	}
-	for _, d := range signing {
-		n.cfg.StartSession(d)
+	if n.cfg.StartSession != nil {
+		for _, d := range fx.started {
+			n.cfg.StartSession(d)
+		}
 	}
-	return err
+	if n.cfg.TSS != nil && n.cfg.TSS.Finished != nil {
+		for _, f := range fx.finished {
+			n.cfg.TSS.Finished(f.duty, f.fin, f.key)
+		}
+	}
 }
 
 // Record takes answers from outside (deposits seen, a tx confirmed, a tss
@@ -178,11 +234,16 @@ func (n *Node) recordAll(evs []events.Event) error {
 	return nil
 }
 
-// handle records ev and executes duties until none is due. It returns
-// the messages to publish and the signing sessions to run.
-func (n *Node) handle(ev events.Event) (out []events.Signed, signing []projections.Duty, err error) {
+// handle records ev, ends tss sessions past their deadline, and executes
+// duties until none is due.
+func (n *Node) handle(ev events.Event, fx *effects) error {
 	if err := n.record(ev); err != nil {
-		return nil, nil, err
+		return err
+	}
+	if tick, ok := ev.(*events.Tick); ok && n.cfg.TSS != nil {
+		if err := n.expireSessions(tick.Time, fx); err != nil {
+			return err
+		}
 	}
 	// Executing a duty records an event, which may make another due (a
 	// checksum completes the set: start signing). Each kind runs at most
@@ -197,7 +258,7 @@ func (n *Node) handle(ev events.Event) (out []events.Signed, signing []projectio
 			}
 		}
 		if next == nil {
-			return out, signing, nil
+			return nil
 		}
 		done[next.Kind] = true
 		if next.Kind == projections.DutyCheckStake {
@@ -205,21 +266,14 @@ func (n *Node) handle(ev events.Event) (out []events.Signed, signing []projectio
 			for _, d := range n.state.Duties() {
 				if d.Kind == projections.DutyCheckStake {
 					if err := n.record(ptr(n.cfg.Chain.CheckStake(d.StakeCheck.Peer, d.StakeCheck.StakeTx))); err != nil {
-						return out, signing, err
+						return err
 					}
 				}
 			}
 			continue
 		}
-		m, start, err := n.execute(*next)
-		if err != nil {
-			return out, signing, err
-		}
-		if m != nil {
-			out = append(out, *m)
-		}
-		if start {
-			signing = append(signing, *next)
+		if err := n.execute(*next, fx); err != nil {
+			return err
 		}
 	}
 }
@@ -237,7 +291,9 @@ func (n *Node) executable(d projections.Duty) bool {
 }
 
 // execute carries out one duty; the message it sends is recorded first.
-func (n *Node) execute(d projections.Duty) (*events.Signed, bool, error) {
+func (n *Node) execute(d projections.Duty, fx *effects) error {
+	var typ string
+	var body any
 	switch d.Kind {
 	case projections.DutySendPing:
 		ping := d.Ping
@@ -248,38 +304,46 @@ func (n *Node) execute(d projections.Duty) (*events.Signed, bool, error) {
 				Bucket: projections.PingProofBucket(ping.Time, n.state.Summary.Params()),
 			})
 			if err != nil {
-				return nil, false, err
+				return err
 			}
 			ping.TSSProof = proof
 		}
-		m, err := n.send(events.TypePing, &ping)
-		return m, false, err
+		typ, body = events.TypePing, &ping
 	case projections.DutySendProposal:
 		p := d.Proposal
 		key, _ := n.state.Keys.Current()
 		proof, err := tss.ProveShare(n.cfg.Share, tss.ProofContext{Purpose: tss.ProofForProposal, KeyID: key.KeyID, Peer: n.id, Bucket: p.Round})
 		if err != nil {
-			return nil, false, err
+			return err
 		}
 		p.TSSProof = proof
-		m, err := n.send(events.TypeProposal, &p)
-		return m, false, err
+		typ, body = events.TypeProposal, &p
 	case projections.DutySendSigningSet:
-		m, err := n.send(events.TypeSigningSet, &d.SigningSet)
-		return m, false, err
+		typ, body = events.TypeSigningSet, &d.SigningSet
 	case projections.DutySendChecksum:
-		m, err := n.send(events.TypeChecksum, &d.Checksum)
-		return m, false, err
+		typ, body = events.TypeChecksum, &d.Checksum
 	case projections.DutySendKeygenCommit:
-		m, err := n.send(events.TypeKeygenCommit, &d.KeygenCommit)
-		return m, false, err
+		typ, body = events.TypeKeygenCommit, &d.KeygenCommit
 	case projections.DutyStartSigning, projections.DutyStartKeygen, projections.DutyStartResharing:
 		// Committed before it runs: a replica that takes over never starts
 		// the same session twice.
-		err := n.record(d.StartEvent())
-		return nil, err == nil && n.cfg.StartSession != nil, err
+		if err := n.record(d.StartEvent()); err != nil {
+			return err
+		}
+		fx.started = append(fx.started, d)
+		if n.cfg.TSS != nil {
+			return n.openSession(d, fx)
+		}
+		return nil
+	default:
+		return fmt.Errorf("duty %s: no executor", d.Kind)
 	}
-	return nil, false, fmt.Errorf("duty %s: no executor", d.Kind)
+	m, err := n.send(typ, body)
+	if err != nil {
+		return err
+	}
+	fx.publish = append(fx.publish, *m)
+	return nil
 }
 
 // SetShare installs the node's share of a new key (after keygen or
@@ -329,6 +393,9 @@ func (n *Node) Receive(msgs ...events.Signed) {
 			n.dropped.Add(1)
 			continue
 		}
+		if msgs[i].Type == events.TypeTSS && !n.forMe(&msgs[i]) {
+			continue // a point-to-point tss message for another peer
+		}
 		ev, err := events.ReceivedEvent(msgs[i])
 		if err != nil {
 			n.dropped.Add(1)
@@ -336,12 +403,31 @@ func (n *Node) Receive(msgs ...events.Signed) {
 		}
 		evs = append(evs, ev)
 	}
+	var fx effects
 	n.mu.Lock()
-	defer n.mu.Unlock()
-	if err := n.recordAll(evs); err != nil && !errors.Is(err, events.ErrClosed) {
-		// The log refused a write (disk full, I/O error): the messages are
-		// lost to this node like a network drop, and counted as such.
-		n.dropped.Add(uint64(len(evs)))
+	n.receive(evs, &fx)
+	n.mu.Unlock()
+	n.apply(&fx)
+}
+
+func (n *Node) receive(evs []events.Event, fx *effects) {
+	if err := n.recordAll(evs); err != nil {
+		if !errors.Is(err, events.ErrClosed) {
+			// The log refused a write (disk full, I/O error): the messages
+			// are lost to this node like a network drop, and counted so.
+			n.dropped.Add(uint64(len(evs)))
+		}
+		return
+	}
+	if n.cfg.TSS == nil {
+		return
+	}
+	for _, ev := range evs {
+		if e, ok := ev.(*events.TSSMessageReceived); ok {
+			if err := n.receiveTSS(&e.Msg, fx); err != nil {
+				n.receiveErr = err
+			}
+		}
 	}
 }
 

@@ -22,13 +22,16 @@ const (
 	WrongChecksum Behaviour = "wrong-checksum" // broadcasts a wrong checksum
 	SmallSets     Behaviour = "small-sets"     // broadcasts signing sets under t+1
 	Silent        Behaviour = "silent"         // sends nothing
+	// With real tss (--tss):
+	CorruptShare Behaviour = "corrupt-share" // corrupts every point-to-point tss message it sends
+	TSSSilent    Behaviour = "tss-silent"    // takes part in everything but sends no tss message
 	// Frame: the node's own log blames node N-1 for a tss timeout it never
 	// caused (a local block, unverifiable by others), 8 minutes in.
 	Frame Behaviour = "frame"
 )
 
 // Behaviours lists every behaviour.
-var Behaviours = []Behaviour{Equivocate, Forge, Replay, YoungStake, MovedStake, Clone, WrongChecksum, SmallSets, Silent, Frame}
+var Behaviours = []Behaviour{Equivocate, Forge, Replay, YoungStake, MovedStake, Clone, WrongChecksum, SmallSets, Silent, CorruptShare, TSSSilent, Frame}
 
 // Fault gives node Node a behaviour.
 type Fault struct {

@@ -36,6 +36,27 @@ type RoundResult struct {
 	Outcomes map[string]int `json:"outcomes"`
 	// Sessions is how many different signing sessions started.
 	Sessions int `json:"sessions"`
+	// Set is the threshold set (node indexes) the honest nodes that took
+	// part saw, if any.
+	Set []int `json:"set,omitempty"`
+}
+
+// KeyResult is a key the nodes made or started with (--tss).
+type KeyResult struct {
+	KeyID     string `json:"key_id"`
+	PublicKey string `json:"public_key"`
+	Address   string `json:"address"`
+	Members   []int  `json:"members"`
+}
+
+// AttemptResult is a keygen or regroup attempt as the first honest node
+// saw it.
+type AttemptResult struct {
+	Regroup  bool   `json:"regroup"`
+	Epoch    int64  `json:"epoch"`
+	Outcome  string `json:"outcome"`
+	Reason   string `json:"reason,omitempty"`
+	Culprits []int  `json:"culprits,omitempty"`
 }
 
 // Result sums up a run.
@@ -51,8 +72,18 @@ type Result struct {
 	ConflictingStarts int `json:"conflicting_starts"`
 	// Signatures counts real tss signatures verified under the group key
 	// (--tss); each signer's copy counts.
-	Signatures int          `json:"tss_signatures,omitempty"`
-	Nodes      []NodeResult `json:"nodes"`
+	Signatures int             `json:"tss_signatures,omitempty"`
+	Keys       []KeyResult     `json:"keys,omitempty"`
+	Attempts   []AttemptResult `json:"key_attempts,omitempty"`
+	Nodes      []NodeResult    `json:"nodes"`
+}
+
+func (s *Sim) indexesOf(ids []events.PeerID) []int {
+	out := make([]int, len(ids))
+	for i, id := range ids {
+		out[i] = s.indexOf(id)
+	}
+	return out
 }
 
 func (s *Sim) indexOf(id events.PeerID) int {
@@ -89,9 +120,20 @@ func (s *Sim) Result() *Result {
 					rounds[h.Number] = r
 				}
 				r.Outcomes[h.Outcome]++
+				if len(h.Set) > 0 && r.Set == nil {
+					r.Set = s.indexesOf(h.Set)
+				}
 			}
+
 			for _, b := range state.Blocks.Culprits() {
 				res.Blocks = append(res.Blocks, BlockResult{By: n.index, Peer: s.indexOf(b.Peer), Reason: b.Reason.String(), Round: b.Round})
+			}
+			if res.Attempts != nil {
+				return // the first honest node's view
+			}
+			res.Attempts = []AttemptResult{}
+			for _, a := range state.Committees.History() {
+				res.Attempts = append(res.Attempts, AttemptResult{Regroup: a.Regroup, Epoch: a.Epoch, Outcome: a.Outcome, Reason: a.Reason, Culprits: s.indexesOf(a.Culprits)})
 			}
 		})
 	}
@@ -101,15 +143,28 @@ func (s *Sim) Result() *Result {
 		if r.Sessions > 1 {
 			res.ConflictingStarts++
 		}
+		// A node outside the set only sees signing start ("set signing"):
+		// what the set's members recorded decides.
 		switch {
-		case r.Outcomes[projections.OutcomeSigned] > 0 || r.Outcomes[projections.OutcomeSetSigning] > 0:
+		case r.Outcomes[projections.OutcomeSigned] > 0:
 			res.Signed++
 		case r.Outcomes[projections.OutcomeAborted] > 0:
 			res.Aborted++
+		case r.Outcomes[projections.OutcomeSetSigning] > 0:
+			res.Signed++
 		default:
 			res.Skipped++
 		}
 		res.Rounds = append(res.Rounds, *r)
+	}
+	if s.tss != nil {
+		for _, k := range s.tss.keys {
+			kr := KeyResult{KeyID: k.KeyID.String(), PublicKey: fmt.Sprintf("%x", k.PublicKey), Address: k.Address}
+			for _, sp := range k.SharePoints {
+				kr.Members = append(kr.Members, s.indexOf(sp.Peer))
+			}
+			res.Keys = append(res.Keys, kr)
+		}
 	}
 	slices.SortStableFunc(res.Blocks, func(a, b BlockResult) int {
 		if a.By != b.By {

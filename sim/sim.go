@@ -158,7 +158,8 @@ type Sim struct {
 	generation int
 	framed     bool
 	tss        *tssState
-	signatures int // real signatures verified under the group key
+	signatures int   // real signatures verified under the group key
+	err        error // the first failure inside a node's callback
 
 	validated validationCache
 }
@@ -243,10 +244,8 @@ func New(cfg Config) (*Sim, error) {
 		s.nodes[f.Node].faults[f.Behaviour] = true
 	}
 	if cfg.TSS {
-		if cfg.KeygenFor > 0 {
-			return nil, fmt.Errorf("sim: --tss starts from the fixture key; keygen with real tss is not simulated yet")
-		}
-		return s, nil // node i holds fixture party i's share (loadTSS)
+		s.key = nil // the fixture key, or keygen (loadTSS)
+		return s, nil
 	}
 	if cfg.KeygenFor > 0 {
 		s.key = nil // the nodes generate it
@@ -309,8 +308,16 @@ func (s *Sim) Open() error {
 	}
 	for _, n := range s.nodes {
 		sn := n
+		dir := filepath.Join(s.cfg.Dir, fmt.Sprintf("node-%d", sn.index))
+		var nodeTSS *node.TSS
+		if s.tss != nil {
+			var err error
+			if nodeTSS, err = s.nodeTSS(sn, dir); err != nil {
+				return fmt.Errorf("node %d: %w", sn.index, err)
+			}
+		}
 		var err error
-		sn.node, err = node.Open(filepath.Join(s.cfg.Dir, fmt.Sprintf("node-%d", sn.index)), node.Config{
+		sn.node, err = node.Open(dir, node.Config{
 			Params:       s.params,
 			Identity:     sn.key,
 			Publish:      func(m events.Signed) { s.publish(sn, m) },
@@ -318,6 +325,7 @@ func (s *Sim) Open() error {
 			StakeTx:      stakeTx(sn.index),
 			Share:        sn.share,
 			StartSession: func(d projections.Duty) { s.startSession(sn, d) },
+			TSS:          nodeTSS,
 			NoSync:       true,
 			Validate:     s.validated.validate,
 		})
@@ -347,6 +355,9 @@ func stakeTx(i int) string { return fmt.Sprintf("stake-%d", i) }
 // Step advances the clock by one second: deliveries up to now, the
 // world's doings, then every node's tick.
 func (s *Sim) Step() error {
+	if s.err != nil {
+		return s.err
+	}
 	inbox := make([][]events.Signed, len(s.nodes))
 	for s.queue.Len() > 0 && s.queue[0].at <= s.now {
 		d := heap.Pop(&s.queue).(delivery)
@@ -364,7 +375,7 @@ func (s *Sim) Step() error {
 		}
 	}
 	s.now = s.now.Add(time.Second)
-	return nil
+	return s.err
 }
 
 // world plays the chain: deposits with swap intents, signing sessions
@@ -476,8 +487,10 @@ func (s *Sim) frame() error {
 	return nil
 }
 
-// startSession stands in for a tss session until the tss work lands: it
-// records that the session started, and success 5 s later.
+// startSession notes which session each node started in each round
+// (two in one round would be a protocol failure) and the deposits it
+// spends. Without real tss it also stands in for the session: success 5 s
+// later.
 func (s *Sim) startSession(n *simNode, d projections.Duty) {
 	if d.Kind == projections.DutyStartSigning {
 		if s.starts[d.Round] == nil {
@@ -490,18 +503,9 @@ func (s *Sim) startSession(n *simNode, d projections.Duty) {
 			}
 		})
 	}
-	if s.tss != nil {
-		if d.Kind == projections.DutyStartSigning {
-			s.startRealSigning(n, d)
-			return
-		}
-		// Keygen and resharing with real tss are not simulated yet: the
-		// attempt fails and the old shares keep working (PROTOCOL.md 5).
-		s.finishes = append(s.finishes, pendingFinish{at: s.now.Add(5 * time.Second), node: n.index, duty: d,
-			finished: &events.TSSSessionFinished{Session: d.Session, Outcome: events.OutcomeFailed, Error: "real-tss " + d.Kind.String() + " is not simulated yet"}})
-		return
+	if s.tss == nil {
+		s.finishes = append(s.finishes, pendingFinish{at: s.now.Add(5 * time.Second), node: n.index, duty: d})
 	}
-	s.finishes = append(s.finishes, pendingFinish{at: s.now.Add(5 * time.Second), node: n.index, duty: d})
 }
 
 // publish sends a node's message to every other node, through its
@@ -568,6 +572,13 @@ func (s *Sim) misbehave(n *simNode, m events.Signed) []events.Signed {
 				c.Sum = sha512.Sum512_256(c.Sum[:])
 				out = []events.Signed{s.resign(n, m.Type, &c)}
 			}
+		}
+	case events.TypeTSS:
+		switch {
+		case n.has(TSSSilent):
+			return nil
+		case n.has(CorruptShare):
+			out = []events.Signed{s.corruptShare(n, m)}
 		}
 	case events.TypeSigningSet:
 		if n.has(SmallSets) {

@@ -1,130 +1,198 @@
 package sim
 
 import (
-	"bytes"
-	"context"
 	"crypto/sha512"
 	"encoding/binary"
 	"fmt"
+	"io"
+	"path/filepath"
 	"slices"
 	"sync"
-	"time"
 
-	"github.com/bnb-chain/tss-lib/v3/common"
 	"github.com/bnb-chain/tss-lib/v3/ecdsa/keygen"
 
 	"github.com/metanode/metanode/events"
+	"github.com/metanode/metanode/node"
 	"github.com/metanode/metanode/projections"
 	"github.com/metanode/metanode/tss"
 )
 
-// With Config.TSS the simulator signs with real tss-lib: the key is the
-// committed fixture key of the run's committee (node i holds fixture party
-// i's share; a party is its tss key, the peer id only labels it), every
-// share proof comes from a real share, and when
-// every member of a threshold set has started a signing session the
-// simulator runs that session for real, in process, with each party's
-// randomness seeded from the run's seed and the session nonce (tss-lib v3
-// then signs reproducibly). The outcome arrives 5 virtual seconds later.
-
+// With Config.TSS every node runs its tss sessions for real (node.TSS):
+// keygen, signing and resharing with tss-lib, their messages signed,
+// sealed when point to point, logged, and carried by the simulated
+// network like any other. What the simulator adds:
+//
+//   - Key material from the committed fixtures of the run's committee:
+//     without KeygenFor the run starts on the fixture key (node i holds
+//     fixture party i's share); each node's pre-parameter sets for keygen
+//     and resharing are fixture party i's (a real node's pool never hands
+//     out one set twice; the simulator reuses them, which only tests may).
+//   - tss-lib's randomness, seeded per node, session and side: tss-lib v3
+//     then runs reproducibly, so one seed gives one run.
+//   - The chain: a signature that verifies under the group key confirms
+//     its tx; and, standing in for a key announcement the protocol does
+//     not have yet, a key made by the new committee is recorded by every
+//     node outside it.
 type tssState struct {
-	keys    []keygen.LocalPartySaveData // by node index
-	parties []tss.Party                 // by node index
-	pending map[events.Hash]map[int]projections.Duty
+	fixtures  []keygen.LocalPartySaveData // by node index
+	announced map[events.Hash]bool
+	keys      []*events.KeyPublished // in the order they were made
 }
 
-// loadTSS reads the fixture key for (nodes, t) and publishes it.
+// loadTSS reads the fixtures for (nodes, t) and, without keygen, starts
+// the run on the fixture key.
 func (s *Sim) loadTSS() error {
-	keys, err := tss.LoadFixtures(s.cfg.FixturesDir, s.cfg.Nodes, s.cfg.Threshold)
+	fixtures, err := tss.LoadFixtures(s.cfg.FixturesDir, s.cfg.Nodes, s.cfg.Threshold)
 	if err != nil {
-		return fmt.Errorf("sim --tss needs the fixture key of n=%d t=%d (committed: 7/4 and 10/6): %w", s.cfg.Nodes, s.cfg.Threshold, err)
+		return fmt.Errorf("sim --tss needs the fixtures of n=%d t=%d (committed: 5/2, 7/4 and 10/6): %w", s.cfg.Nodes, s.cfg.Threshold, err)
 	}
-	st := &tssState{keys: keys, pending: map[events.Hash]map[int]projections.Duty{}}
+	s.tss = &tssState{fixtures: fixtures, announced: map[events.Hash]bool{}}
+	if s.cfg.KeygenFor > 0 {
+		return nil
+	}
+	parties := make([]tss.Party, len(s.nodes))
 	for i, n := range s.nodes {
-		st.parties = append(st.parties, tss.Party{Peer: n.id, Key: keys[i].ShareID})
-		n.share = tss.ShareScalar(&keys[i])
+		parties[i] = tss.Party{Peer: n.id, Key: fixtures[i].ShareID}
+		n.share = tss.ShareScalar(&fixtures[i])
 	}
-	key, err := tss.PublishKey(&keys[0], st.parties, s.cfg.Threshold)
+	key, err := tss.PublishKey(&fixtures[0], parties, s.cfg.Threshold)
 	if err != nil {
 		return err
 	}
 	key.Address = "sim-vault"
-	s.key, s.tss = key, st
+	s.key = key
+	s.tss.announced[key.KeyID] = true
+	s.tss.keys = append(s.tss.keys, key)
 	return nil
 }
 
-// startRealSigning collects a signing session's starts; when every signer
-// has started, it signs for real and schedules the outcomes.
-func (s *Sim) startRealSigning(n *simNode, d projections.Duty) {
-	st := s.tss
-	if st.pending[d.Session] == nil {
-		st.pending[d.Session] = map[int]projections.Duty{}
+// nodeTSS is node n's tss surroundings: its share store (holding the
+// fixture key's share when the run starts on it), fixture pre-parameters
+// and seeded randomness.
+func (s *Sim) nodeTSS(n *simNode, dir string) (*node.TSS, error) {
+	passphrase := derive("sim-share-store", s.cfg.Seed, n.index)
+	store, err := tss.OpenShareStore(filepath.Join(dir, "shares"), passphrase)
+	if err != nil {
+		return nil, err
 	}
-	st.pending[d.Session][n.index] = d
-	if len(st.pending[d.Session]) < len(d.Signers) {
+	fixture := s.tss.fixtures[n.index]
+	if s.key != nil {
+		if err := store.Save(s.key.KeyID, &fixture); err != nil {
+			return nil, err
+		}
+	}
+	return &node.TSS{
+		Shares: store,
+		PreParams: func() (*keygen.LocalPreParams, error) {
+			pre := fixture.LocalPreParams
+			return &pre, nil
+		},
+		Rand: func(session events.Hash, side tss.Side) io.Reader {
+			seed := sha512.Sum512(binary.BigEndian.AppendUint64(append(session[:], byte(side)), s.cfg.Seed^uint64(n.index)<<32))
+			return newSeededReader(seed[:])
+		},
+		Address: func(pub []byte) string { return fmt.Sprintf("sim-vault-%x", pub[1:7]) },
+		Finished: func(d projections.Duty, fin *events.TSSSessionFinished, key *events.KeyPublished) {
+			s.tssFinished(n, d, fin, key)
+		},
+	}, nil
+}
+
+// tssFinished plays the chain and the key announcement for a node's
+// session outcome.
+func (s *Sim) tssFinished(n *simNode, d projections.Duty, fin *events.TSSSessionFinished, key *events.KeyPublished) {
+	if fin.Outcome != events.OutcomeSuccess {
 		return
 	}
-	starts := st.pending[d.Session]
-	delete(st.pending, d.Session)
-	var signers []tss.Party
-	var indexes []int
-	for _, p := range d.Signers {
-		i := s.indexOf(p)
-		signers = append(signers, st.parties[i])
-		indexes = append(indexes, i)
-	}
-	peers := make([]events.PeerID, len(signers))
-	for i, p := range signers {
-		peers[i] = p.Peer
-	}
-	net := tss.NewMemoryNetwork(peers)
-	results := make([]tss.Result[*common.SignatureData], len(signers))
-	var wg sync.WaitGroup
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	for j, i := range indexes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			seed := sha512.Sum512(append(binary.BigEndian.AppendUint64(d.Session[:], s.cfg.Seed), byte(j)))
-			sign := tss.Signing{Session: d.Session, Self: signers[j].Peer, Signers: signers, Threshold: s.cfg.Threshold,
-				Key: st.keys[i], Digest: d.M0, Rand: newSeededReader(seed[:])}
-			results[j] = sign.Run(ctx, net.Inbox(signers[j].Peer), net.Sender(signers[j].Peer))
-		}()
-	}
-	wg.Wait()
-	for j, i := range indexes {
-		res := results[j]
-		fin := &events.TSSSessionFinished{Session: d.Session, Outcome: res.Outcome, Culprits: res.Culprits}
-		if res.Outcome == events.OutcomeSuccess {
-			if !tss.VerifySignature(st.keys[0].ECDSAPub, d.M0[:], res.Value.R, res.Value.S) {
-				fin.Outcome, fin.Error = events.OutcomeFailed, "signature does not verify under the group key"
-			} else {
-				fin.Signature = append(slices.Clone(res.Value.R), res.Value.S...)
-				s.signatures++
-			}
-		} else if res.Err != nil {
-			fin.Error = res.Err.Error()
+	switch d.Kind {
+	case projections.DutyStartSigning:
+		if s.key == nil || !tss.VerifyCompact(s.key.PublicKey, d.M0[:], fin.Signature) {
+			s.fail(fmt.Errorf("node %d: the signature of session %s does not verify under the group key", n.index, d.Session.String()[:12]))
+			return
 		}
-		s.finishes = append(s.finishes, pendingFinish{at: s.now.Add(5 * time.Second), node: i, duty: starts[i], finished: fin})
+		s.signatures++
+		if s.confirmed[d.Session] {
+			return
+		}
+		s.confirmed[d.Session] = true
+		s.recordAll(&events.TxConfirmed{Chain: "sim", TxID: d.Session.String(), Height: uint64(s.now.Std().Unix()), Confirmations: 1, Spends: s.spends[d.Session]}, nil)
+	default:
+		if key == nil || s.tss.announced[key.KeyID] {
+			return
+		}
+		s.tss.announced[key.KeyID] = true
+		s.tss.keys = append(s.tss.keys, key)
+		s.key = key
+		s.recordAll(key, func(peer events.PeerID) bool {
+			return !slices.ContainsFunc(key.SharePoints, func(sp events.SharePoint) bool { return sp.Peer == peer })
+		})
 	}
+}
+
+// recordAll records a world event in every node, or those that want it.
+func (s *Sim) recordAll(ev events.Event, want func(events.PeerID) bool) {
+	for _, n := range s.nodes {
+		if want != nil && !want(n.id) {
+			continue
+		}
+		if err := n.node.Record(ev); err != nil {
+			s.fail(fmt.Errorf("node %d: %w", n.index, err))
+		}
+	}
+}
+
+// fail keeps the first error of a callback for the next Step to return.
+func (s *Sim) fail(err error) {
+	if s.err == nil {
+		s.err = err
+	}
+}
+
+// corruptShare reseals a point-to-point tss message with a corrupted
+// payload: the simulator holds every identity key, so it can play a
+// byzantine sender exactly.
+func (s *Sim) corruptShare(from *simNode, m events.Signed) events.Signed {
+	var msg events.TSSMessage
+	if events.Unmarshal(m.Body, &msg) != nil || msg.Broadcast || len(msg.To) != 1 {
+		return m
+	}
+	to := s.indexOf(msg.To[0])
+	if to < 0 {
+		return m
+	}
+	payload, err := tss.Open(s.nodes[to].key, from.id, msg.Session, msg.Payload)
+	if err != nil {
+		return m
+	}
+	if payload, err = tss.CorruptPayload(payload); err != nil {
+		return m
+	}
+	if msg.Payload, err = tss.Seal(from.key, msg.To[0], msg.Session, payload); err != nil {
+		return m
+	}
+	return s.resign(from, m.Type, &msg)
 }
 
 // seededReader is an endless deterministic byte stream (SHA-512 in
 // counter mode) for tss-lib's randomness in a seeded run.
 type seededReader struct {
+	mu      sync.Mutex
 	seed    []byte
 	counter uint64
-	buf     bytes.Buffer
+	buf     []byte
 }
 
 func newSeededReader(seed []byte) *seededReader { return &seededReader{seed: seed} }
 
 func (r *seededReader) Read(p []byte) (int, error) {
-	for r.buf.Len() < len(p) {
-		block := sha512.Sum512(binary.BigEndian.AppendUint64(append([]byte{}, r.seed...), r.counter))
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for len(r.buf) < len(p) {
+		block := sha512.Sum512(binary.BigEndian.AppendUint64(slices.Clone(r.seed), r.counter))
 		r.counter++
-		r.buf.Write(block[:])
+		r.buf = append(r.buf, block[:]...)
 	}
-	return r.buf.Read(p)
+	n := copy(p, r.buf)
+	r.buf = r.buf[n:]
+	return n, nil
 }

@@ -18,7 +18,7 @@ import (
 type Keygen struct {
 	Session   events.Hash // the commit checksum of the attempt
 	Self      events.PeerID
-	Committee []events.PeerID // party keys are PartyKey(peer)
+	Committee []events.PeerID // party keys are PartyKey(peer, Session)
 	Threshold int
 	// PreParams are this party's safe primes and Paillier key, from the
 	// pool, so keygen never waits on prime generation.
@@ -28,15 +28,20 @@ type Keygen struct {
 
 // Run generates this party's share of a new key.
 func (k Keygen) Run(ctx context.Context, inbox <-chan Incoming, send func(Outgoing) error) Result[*keygen.LocalPartySaveData] {
-	fail := func(err error) Result[*keygen.LocalPartySaveData] {
-		return Result[*keygen.LocalPartySaveData]{Outcome: events.OutcomeFailed, Err: fmt.Errorf("keygen session %s: %w", k.Session.String()[:12], err)}
+	return Run(ctx, k.NewSession(), inbox, send)
+}
+
+// NewSession sets up the keygen party, to be driven step by step.
+func (k Keygen) NewSession() *Session[*keygen.LocalPartySaveData] {
+	fail := func(err error) *Session[*keygen.LocalPartySaveData] {
+		return FailedSession[*keygen.LocalPartySaveData](k.Session, fmt.Errorf("keygen session %s: %w", k.Session.String()[:12], err))
 	}
 	if !k.PreParams.ValidateWithProof() {
 		return fail(fmt.Errorf("pre-parameters are incomplete"))
 	}
 	parties := make([]Party, len(k.Committee))
 	for i, p := range k.Committee {
-		parties[i] = Party{Peer: p, Key: PartyKey(p)}
+		parties[i] = Party{Peer: p, Key: PartyKey(p, k.Session)}
 	}
 	ids, err := newPartyIDs(parties)
 	if err != nil {
@@ -56,7 +61,7 @@ func (k Keygen) Run(ctx context.Context, inbox <-chan Incoming, send func(Outgoi
 	out := make(chan tsslib.Message, 64*n*n)
 	end := make(chan *keygen.LocalPartySaveData, 1)
 	party := keygen.NewLocalParty(params, out, end, k.PreParams)
-	return runParty(ctx, k.Session, k.Self, ids, party, out, end, inbox, send)
+	return newSession(k.Session, party, out, end, singleRouter{ids: ids, self: k.Self})
 }
 
 // Resharing is one party's part in a resharing: the old committee hands
@@ -65,7 +70,7 @@ type Resharing struct {
 	Session events.Hash
 	Self    events.PeerID
 	// Old are the old side's parties with the share ids of their key data;
-	// New is the new committee (party keys PartyKey(peer)).
+	// New is the new committee (party keys PartyKey(peer, Session)).
 	Old          []Party
 	New          []events.PeerID
 	OldThreshold int
@@ -81,12 +86,18 @@ type Resharing struct {
 // (as separate parties: call Run once per side). A new party ends with its
 // new key data; an old one with nil.
 func (r Resharing) Run(ctx context.Context, newSide bool, inbox <-chan Incoming, send func(Outgoing) error) Result[*keygen.LocalPartySaveData] {
-	fail := func(err error) Result[*keygen.LocalPartySaveData] {
-		return Result[*keygen.LocalPartySaveData]{Outcome: events.OutcomeFailed, Err: fmt.Errorf("resharing session %s: %w", r.Session.String()[:12], err)}
+	return Run(ctx, r.NewSession(newSide), inbox, send)
+}
+
+// NewSession sets up this peer's party on one side of the resharing, to
+// be driven step by step.
+func (r Resharing) NewSession(newSide bool) *Session[*keygen.LocalPartySaveData] {
+	fail := func(err error) *Session[*keygen.LocalPartySaveData] {
+		return FailedSession[*keygen.LocalPartySaveData](r.Session, fmt.Errorf("resharing session %s: %w", r.Session.String()[:12], err))
 	}
 	newParties := make([]Party, len(r.New))
 	for i, p := range r.New {
-		newParties[i] = Party{Peer: p, Key: PartyKey(p)}
+		newParties[i] = Party{Peer: p, Key: PartyKey(p, r.Session)}
 	}
 	oldIDs, err := newSidePartyIDs(r.Old, "/old")
 	if err != nil {
@@ -126,7 +137,7 @@ func (r Resharing) Run(ctx context.Context, newSide bool, inbox <-chan Incoming,
 	out := make(chan tsslib.Message, 64*n*n)
 	end := make(chan *keygen.LocalPartySaveData, 1)
 	party := resharing.NewLocalParty(params, key, out, end)
-	return runRouted(ctx, r.Session, party, out, end, inbox, send, resharingRouter{old: oldIDs, new: newIDs, self: r.Self, side: side})
+	return newSession(r.Session, party, out, end, resharingRouter{old: oldIDs, new: newIDs, self: r.Self, side: side})
 }
 
 // resharingRouter serves the two committees of a resharing; a peer on

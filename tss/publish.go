@@ -49,7 +49,7 @@ func PublishKey(save *keygen.LocalPartySaveData, committee []Party, threshold in
 		if err != nil {
 			return nil, fmt.Errorf("publish key: share point of %s: %w", member.Peer.Short(), err)
 		}
-		key.SharePoints = append(key.SharePoints, events.SharePoint{Peer: member.Peer, Point: point})
+		key.SharePoints = append(key.SharePoints, events.SharePoint{Peer: member.Peer, Point: point, ShareID: save.Ks[j].Bytes()})
 		h.Write(point)
 	}
 	h.Sum(key.KeyID[:0])
@@ -60,4 +60,18 @@ func PublishKey(save *keygen.LocalPartySaveData, committee []Party, threshold in
 // proofs. It never leaves the node.
 func ShareScalar(save *keygen.LocalPartySaveData) []byte {
 	return new(big.Int).Mod(save.Xi, btcec.S256().N).FillBytes(make([]byte, 32))
+}
+
+// PartiesOf names a published key's committee as session parties, each
+// with its share id: signing and a resharing's old side address parties
+// so.
+func PartiesOf(key *events.KeyPublished) ([]Party, error) {
+	parties := make([]Party, 0, len(key.SharePoints))
+	for _, sp := range key.SharePoints {
+		if len(sp.ShareID) == 0 {
+			return nil, fmt.Errorf("key %s names no share id for %s", key.KeyID.String()[:12], sp.Peer.Short())
+		}
+		parties = append(parties, Party{Peer: sp.Peer, Key: new(big.Int).SetBytes(sp.ShareID)})
+	}
+	return parties, nil
 }

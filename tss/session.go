@@ -54,10 +54,17 @@ type Party struct {
 	Key  *big.Int
 }
 
-// PartyKey is the tss-lib party key metanode gives a peer at keygen.
-func PartyKey(peer events.PeerID) *big.Int {
-	sum := sha512.Sum512_256([]byte(peer))
-	return new(big.Int).SetBytes(sum[:])
+// PartyKey is the tss-lib party key a peer has in the key that session
+// makes (keygen, or a resharing's new side): bound to the session,
+// because tss-lib tells a resharing's old and new parties apart by key,
+// so a peer on both sides must have two. Published keys carry each
+// member's (SharePoint.ShareID); nobody derives it afterwards.
+func PartyKey(peer events.PeerID, session events.Hash) *big.Int {
+	h := sha512.New512_256()
+	h.Write([]byte("metanode/v1/party"))
+	h.Write(session[:])
+	h.Write([]byte(peer))
+	return new(big.Int).SetBytes(h.Sum(nil))
 }
 
 // Result is how a session ended for this party.
@@ -116,15 +123,161 @@ func (ids partyIDs) peers(list []*tsslib.PartyID) []events.PeerID {
 // ErrTimeout: the session's deadline passed.
 var ErrTimeout = errors.New("tss session timed out")
 
-// runParty drives one local tss-lib party: it starts it, routes its
-// outgoing messages to send, feeds it incoming ones from inbox (dropping
-// other sessions', outsiders' and repeated ones), and ends on its result,
-// its first error (culprits from tss-lib) or ctx's end (culprits from
-// WaitingFor, after every message already queued has been fed, so a slow
-// machine does not turn an honest party into a culprit).
-func runParty[T any](ctx context.Context, session events.Hash, self events.PeerID, ids partyIDs, party tsslib.Party,
-	out <-chan tsslib.Message, end <-chan T, inbox <-chan Incoming, send func(Outgoing) error) Result[T] {
-	return runRouted(ctx, session, party, out, end, inbox, send, singleRouter{ids: ids, self: self})
+// Session is one local party of one tss session, driven step by step
+// like etcd's raft: Start it, Deliver what arrives, Expire it at its
+// deadline; each step returns the messages the party sends. tss-lib
+// handles a message synchronously, so after a step the party's output
+// is complete and the session's state depends only on the steps taken:
+// a node can run it under its own clock and a simulation can run many
+// reproducibly. It drops messages of other sessions, from non-parties,
+// and repeats (same sender and bytes). A tss-lib panic (a malformed
+// input) ends it as failed, never the caller. Not safe for concurrent
+// use.
+type Session[T any] struct {
+	id     events.Hash
+	party  tsslib.Party
+	out    chan tsslib.Message
+	end    chan T
+	router router
+	seen   map[[32]byte]bool
+	result *Result[T]
+}
+
+func newSession[T any](id events.Hash, party tsslib.Party, out chan tsslib.Message, end chan T, r router) *Session[T] {
+	return &Session[T]{id: id, party: party, out: out, end: end, router: r, seen: map[[32]byte]bool{}}
+}
+
+// FailedSession is a session that could not be set up (no key data, no
+// pre-parameters): it is over, failed with err, before it starts.
+func FailedSession[T any](id events.Hash, err error) *Session[T] {
+	return &Session[T]{id: id, result: &Result[T]{Outcome: events.OutcomeFailed, Err: err}}
+}
+
+// ID is the session nonce.
+func (s *Session[T]) ID() events.Hash { return s.id }
+
+// Result is the session's outcome, once it has one.
+func (s *Session[T]) Result() (Result[T], bool) {
+	if s.result == nil {
+		return Result[T]{}, false
+	}
+	return *s.result, true
+}
+
+// Start starts the party and returns its first messages. Messages that
+// arrived earlier wait for Deliver: tss-lib stores a message that comes
+// before round 1 exists but only advances on a later one.
+func (s *Session[T]) Start() []Outgoing {
+	if s.result != nil {
+		return nil
+	}
+	return s.step(func() *tsslib.Error { return s.party.Start() })
+}
+
+// Deliver feeds one message, its sender authenticated by the caller, and
+// returns what the party sends in answer.
+func (s *Session[T]) Deliver(in Incoming) []Outgoing {
+	if s.result != nil || in.Session != s.id {
+		return nil
+	}
+	from, ok := s.router.sender(in)
+	if !ok {
+		return nil
+	}
+	key := sha512.Sum512_256(append([]byte(in.From), in.Payload...))
+	if s.seen[key] {
+		return nil // a replay or a gossip duplicate
+	}
+	s.seen[key] = true
+	return s.step(func() *tsslib.Error {
+		_, err := s.party.UpdateFromBytes(in.Payload, from, in.Broadcast)
+		return err
+	})
+}
+
+// Expire ends a session still running at its deadline: a timeout whose
+// culprits are the parties tss-lib still waits for. Deliver everything
+// already received first, so a slow machine does not turn an honest
+// party into a culprit.
+func (s *Session[T]) Expire() {
+	if s.result != nil {
+		return
+	}
+	culprits := s.router.culprits(s.party.WaitingFor())
+	s.result = &Result[T]{Outcome: events.OutcomeTimeout, Culprits: culprits,
+		Err: fmt.Errorf("%w waiting for %d parties", ErrTimeout, len(culprits))}
+}
+
+// step runs one tss-lib call and collects what it emitted and whether it
+// finished the party.
+func (s *Session[T]) step(call func() *tsslib.Error) (sent []Outgoing) {
+	defer func() {
+		if p := recover(); p != nil {
+			sent, s.result = nil, &Result[T]{Outcome: events.OutcomeFailed, Err: fmt.Errorf("tss-lib panicked: %v", p)}
+		}
+	}()
+	err := call()
+	// The call that finishes a party may also have emitted its last
+	// round's messages, which the others still need: collect them all.
+	for pending := true; pending; {
+		select {
+		case msg := <-s.out:
+			payload, routing, werr := msg.WireBytes()
+			if werr != nil {
+				s.result = &Result[T]{Outcome: events.OutcomeFailed, Err: fmt.Errorf("encode tss message: %w", werr)}
+				return nil
+			}
+			o := s.router.outgoing(routing)
+			o.Session, o.Payload = s.id, payload
+			sent = append(sent, o)
+		default:
+			pending = false
+		}
+	}
+	if err != nil {
+		s.result = &Result[T]{Outcome: events.OutcomeFailed, Culprits: s.router.culprits(err.Culprits()), Err: err}
+		return sent
+	}
+	select {
+	case v := <-s.end:
+		s.result = &Result[T]{Outcome: events.OutcomeSuccess, Value: v}
+	default:
+	}
+	return sent
+}
+
+// Run drives a session with its messages from inbox and its output to
+// send, until it ends or ctx ends (then a timeout, after feeding every
+// message already queued): the goroutine form for tests, benchmarks and
+// tools.
+func Run[T any](ctx context.Context, s *Session[T], inbox <-chan Incoming, send func(Outgoing) error) Result[T] {
+	sendAll := func(out []Outgoing) bool {
+		for _, o := range out {
+			if err := send(o); err != nil {
+				s.result = &Result[T]{Outcome: events.OutcomeFailed, Err: fmt.Errorf("send tss message: %w", err)}
+				return false
+			}
+		}
+		return true
+	}
+	sendAll(s.Start())
+	for s.result == nil {
+		select {
+		case in := <-inbox:
+			sendAll(s.Deliver(in))
+		case <-ctx.Done():
+			for drained := false; !drained && s.result == nil; {
+				select {
+				case in := <-inbox:
+					sendAll(s.Deliver(in))
+				default:
+					drained = true
+				}
+			}
+			s.Expire()
+		}
+	}
+	return *s.result
 }
 
 // router maps one session's tss-lib parties to peers and sides.
@@ -157,94 +310,3 @@ func (r singleRouter) sender(in Incoming) (*tsslib.PartyID, bool) {
 }
 
 func (r singleRouter) culprits(list []*tsslib.PartyID) []events.PeerID { return r.ids.peers(list) }
-
-func runRouted[T any](ctx context.Context, session events.Hash, party tsslib.Party,
-	out <-chan tsslib.Message, end <-chan T, inbox <-chan Incoming, send func(Outgoing) error, r router) (res Result[T]) {
-	// tss-lib panics on some malformed inputs (a point off the curve);
-	// Start and every update run in this goroutine, so a panic ends this
-	// session as failed instead of the node.
-	defer func() {
-		if p := recover(); p != nil {
-			res = Result[T]{Outcome: events.OutcomeFailed, Err: fmt.Errorf("tss-lib panicked: %v", p)}
-		}
-	}()
-	// Start first, then feed: tss-lib stores a message that arrives before
-	// round 1 exists but only advances rounds when a later message comes,
-	// so a party whose peers' round-1 messages all arrived during its own
-	// Start would wait forever. Meanwhile they wait in inbox.
-	if err := party.Start(); err != nil {
-		return Result[T]{Outcome: events.OutcomeFailed, Culprits: r.culprits(err.Culprits()), Err: err}
-	}
-	seen := map[[32]byte]bool{}
-	feed := func(in Incoming) *tsslib.Error {
-		from, ok := r.sender(in)
-		if in.Session != session || !ok {
-			return nil
-		}
-		key := sha512.Sum512_256(append([]byte(in.From), in.Payload...))
-		if seen[key] {
-			return nil // a replay or a gossip duplicate
-		}
-		seen[key] = true
-		_, err := party.UpdateFromBytes(in.Payload, from, in.Broadcast)
-		return err
-	}
-	forward := func(msg tsslib.Message) error {
-		payload, routing, err := msg.WireBytes()
-		if err != nil {
-			return fmt.Errorf("encode tss message: %w", err)
-		}
-		o := r.outgoing(routing)
-		o.Session, o.Payload = session, payload
-		if err := send(o); err != nil {
-			return fmt.Errorf("send tss message: %w", err)
-		}
-		return nil
-	}
-	failed := func(err *tsslib.Error) Result[T] {
-		return Result[T]{Outcome: events.OutcomeFailed, Culprits: r.culprits(err.Culprits()), Err: err}
-	}
-	// out is buffered for many rounds: an update, which may emit a round's
-	// messages, never blocks this loop.
-	for {
-		select {
-		case msg := <-out:
-			if err := forward(msg); err != nil {
-				return Result[T]{Outcome: events.OutcomeFailed, Err: err}
-			}
-		case in := <-inbox:
-			if err := feed(in); err != nil {
-				return failed(err)
-			}
-		case v := <-end:
-			// The update that finished this party may also have emitted its
-			// last round's message, which the others still need: select
-			// picks among ready cases at random, so forward what is left.
-			for pending := true; pending; {
-				select {
-				case msg := <-out:
-					if err := forward(msg); err != nil {
-						return Result[T]{Outcome: events.OutcomeFailed, Err: err}
-					}
-				default:
-					pending = false
-				}
-			}
-			return Result[T]{Outcome: events.OutcomeSuccess, Value: v}
-		case <-ctx.Done():
-			for drained := false; !drained; {
-				select {
-				case in := <-inbox:
-					if err := feed(in); err != nil {
-						return failed(err)
-					}
-				case v := <-end:
-					return Result[T]{Outcome: events.OutcomeSuccess, Value: v}
-				default:
-					drained = true
-				}
-			}
-			return Result[T]{Outcome: events.OutcomeTimeout, Culprits: r.culprits(party.WaitingFor()), Err: fmt.Errorf("%w: %v", ErrTimeout, ctx.Err())}
-		}
-	}
-}

@@ -29,8 +29,13 @@ type Signing struct {
 // Run signs. It ends with the signature, or with culprits on failure or
 // when ctx's deadline passes.
 func (s Signing) Run(ctx context.Context, inbox <-chan Incoming, send func(Outgoing) error) Result[*common.SignatureData] {
-	fail := func(err error) Result[*common.SignatureData] {
-		return Result[*common.SignatureData]{Outcome: events.OutcomeFailed, Err: fmt.Errorf("signing session %s: %w", s.Session.String()[:12], err)}
+	return Run(ctx, s.NewSession(), inbox, send)
+}
+
+// NewSession sets up the signing party, to be driven step by step.
+func (s Signing) NewSession() *Session[*common.SignatureData] {
+	fail := func(err error) *Session[*common.SignatureData] {
+		return FailedSession[*common.SignatureData](s.Session, fmt.Errorf("signing session %s: %w", s.Session.String()[:12], err))
 	}
 	if len(s.Signers) != s.Threshold+1 {
 		return fail(fmt.Errorf("%d signers for threshold %d: need t+1", len(s.Signers), s.Threshold))
@@ -52,5 +57,5 @@ func (s Signing) Run(ctx context.Context, inbox <-chan Incoming, send func(Outgo
 	out := make(chan tsslib.Message, 64*len(s.Signers)*len(s.Signers))
 	end := make(chan *common.SignatureData, 1)
 	party := signing.NewLocalParty(new(big.Int).SetBytes(s.Digest[:]), params, s.Key, out, end, len(s.Digest))
-	return runParty(ctx, s.Session, s.Self, ids, party, out, end, inbox, send)
+	return newSession(s.Session, party, out, end, singleRouter{ids: ids, self: s.Self})
 }

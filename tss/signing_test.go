@@ -6,10 +6,6 @@ import (
 	"sync"
 	"testing"
 
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/known/anypb"
-
 	"github.com/bnb-chain/tss-lib/v3/common"
 	"github.com/bnb-chain/tss-lib/v3/ecdsa/keygen"
 
@@ -154,37 +150,9 @@ func TestSigningCorruptShareNamesCulprit(t *testing.T) {
 	}
 }
 
-// corruptFirstBytesField decodes a tss-lib wire message and changes the
-// value of its first bytes field (in a signing round-1 message, the MtA
-// ciphertext C), so the message still parses but no longer matches the
-// proofs that come with it: a corrupt share that tss-lib must catch,
-// every time, whatever random values the session drew.
 func corruptFirstBytesField(t *testing.T, payload []byte) []byte {
 	t.Helper()
-	var wire anypb.Any
-	if err := proto.Unmarshal(payload, &wire); err != nil {
-		t.Fatal(err)
-	}
-	content, err := wire.UnmarshalNew()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := content.ProtoReflect()
-	fields := m.Descriptor().Fields()
-	for i := range fields.Len() {
-		f := fields.Get(i)
-		if f.Kind() == protoreflect.BytesKind && !f.IsList() && len(m.Get(f).Bytes()) > 0 {
-			b := slices.Clone(m.Get(f).Bytes())
-			b[len(b)-1] ^= 0x01
-			m.Set(f, protoreflect.ValueOfBytes(b))
-			break
-		}
-	}
-	repacked, err := anypb.New(content)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := proto.Marshal(repacked)
+	out, err := tss.CorruptPayload(payload)
 	if err != nil {
 		t.Fatal(err)
 	}

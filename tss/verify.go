@@ -22,3 +22,26 @@ func VerifySignature(pub *crypto.ECPoint, digest, r, s []byte) bool {
 	}
 	return btcecdsa.NewSignature(&rs, &ss).Verify(digest, btcec.NewPublicKey(&x, &y))
 }
+
+// CompactSignature is a signature as metanode logs it: r and s, each 32
+// bytes big-endian.
+func CompactSignature(r, s []byte) []byte {
+	out := make([]byte, 64)
+	copy(out[32-min(32, len(r)):32], r)
+	copy(out[64-min(32, len(s)):], s)
+	return out
+}
+
+// VerifyCompact checks a compact signature of digest under a compressed
+// secp256k1 group public key, as KeyPublished carries it.
+func VerifyCompact(pub, digest, sig []byte) bool {
+	key, err := btcec.ParsePubKey(pub)
+	if err != nil || len(sig) != 64 {
+		return false
+	}
+	var rs, ss btcec.ModNScalar
+	if rs.SetByteSlice(sig[:32]) || ss.SetByteSlice(sig[32:]) {
+		return false
+	}
+	return btcecdsa.NewSignature(&rs, &ss).Verify(digest, key)
+}

@@ -118,7 +118,7 @@ func Samples() []events.Event {
 			Amount: 150000, Intent: []byte("pay 150000 to bc1q..."), Nonce: Bytes("pow", 16),
 		}))},
 		&events.TSSMessageReceived{Msg: Signed(events.TypeTSS, 1, mustMarshal(&events.TSSMessage{
-			Session: Hash("session"), To: []events.PeerID{Peer(0)}, Payload: Bytes("tss", 300),
+			Session: Hash("session"), To: []events.PeerID{Peer(0)}, Payload: Bytes("tss", 300), FromSide: events.SideOld, ToNew: true,
 		}))},
 		&events.MessageSent{Msg: Signed(events.TypePing, 0, PingBody(0, 1))},
 		&events.StakeChecked{
@@ -142,7 +142,7 @@ func Samples() []events.Event {
 		},
 		&events.KeyPublished{
 			KeyID: Hash("key"), PublicKey: Bytes("pub", 33), Address: "bc1qvault", Threshold: 2,
-			SharePoints: []events.SharePoint{{Peer: Peer(1), Point: Bytes("x1", 33)}, {Peer: Peer(2), Point: Bytes("x2", 33)}},
+			SharePoints: []events.SharePoint{{Peer: Peer(1), Point: Bytes("x1", 33), ShareID: Bytes("id1", 32)}, {Peer: Peer(2), Point: Bytes("x2", 33)}},
 		},
 	}
 }

@@ -1,0 +1,533 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/bnb-chain/tss-lib/v3/common"
+	"github.com/bnb-chain/tss-lib/v3/ecdsa/keygen"
+
+	"github.com/metanode/metanode/events"
+	"github.com/metanode/metanode/projections"
+	"github.com/metanode/metanode/tss"
+)
+
+// TSS is what a node needs to run real tss sessions. Without it a node
+// only logs the start of each session (Config.StartSession may stand in).
+type TSS struct {
+	// Shares keeps each key's save data, sealed, by key id; and, unless
+	// PreParams is set, the pre-parameter pool.
+	Shares *tss.ShareStore
+	// PreParams hands out one pre-parameter set for each keygen party and
+	// each new-side resharing party; nil takes them from Shares' pool.
+	PreParams func() (*keygen.LocalPreParams, error)
+	// Rand, if set, is tss-lib's randomness for one session and side (a
+	// reproducible simulation); nil uses crypto/rand.
+	Rand func(session events.Hash, side tss.Side) io.Reader
+	// Address derives the vault address of a new group key (the chain
+	// adapter's part); nil leaves it empty. A resharing keeps the old one.
+	Address func(publicKey []byte) string
+	// Finished is told of every session outcome after it is logged, with
+	// the key the session made, if it made one here.
+	Finished func(d projections.Duty, fin *events.TSSSessionFinished, key *events.KeyPublished)
+}
+
+// MaxEarlyTSSMessages bounds the tss messages a node keeps for sessions
+// it has not started yet (its peers may start a moment sooner).
+const MaxEarlyTSSMessages = 4096
+
+// earlyTTL is how long a message for a session not started here waits.
+const earlyTTL = 2 * time.Minute
+
+// session is one tss session this node takes part in: one party, or in
+// a resharing where it is on both sides two.
+type session struct {
+	duty     projections.Duty
+	deadline events.Time
+	signing  *tss.Session[*common.SignatureData]
+	keyParts []keyPart // keygen: one; resharing: one per side this node is on
+	// oldKey is the key a resharing hands on (its threshold and committee).
+	oldKey *events.KeyPublished
+}
+
+type keyPart struct {
+	side    tss.Side
+	session *tss.Session[*keygen.LocalPartySaveData]
+}
+
+type stepper interface {
+	Start() []tss.Outgoing
+	Deliver(tss.Incoming) []tss.Outgoing
+	Expire()
+}
+
+func (s *session) parts() []stepper {
+	if s.signing != nil {
+		return []stepper{s.signing}
+	}
+	out := make([]stepper, len(s.keyParts))
+	for i, p := range s.keyParts {
+		out[i] = p.session
+	}
+	return out
+}
+
+// sides says which sides this node's parties are on.
+func (s *session) onSide(side tss.Side) bool {
+	if s.signing != nil {
+		return side == tss.SideOnly
+	}
+	for _, p := range s.keyParts {
+		if p.side == side {
+			return true
+		}
+	}
+	return false
+}
+
+// finished is the session's outcome once every party has one, and the
+// new key data of a keygen or of this node's new-side party.
+func (s *session) finished() (*events.TSSSessionFinished, *keygen.LocalPartySaveData, bool) {
+	fin := &events.TSSSessionFinished{Session: s.duty.Session, Outcome: events.OutcomeSuccess}
+	var errs []string
+	var culprits []events.PeerID
+	note := func(outcome events.Outcome, c []events.PeerID, err error) {
+		if outcome != events.OutcomeSuccess && (fin.Outcome == events.OutcomeSuccess || outcome == events.OutcomeFailed) {
+			fin.Outcome = outcome
+		}
+		culprits = append(culprits, c...)
+		if err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	if s.signing != nil {
+		res, ok := s.signing.Result()
+		if !ok {
+			return nil, nil, false
+		}
+		note(res.Outcome, res.Culprits, res.Err)
+		if res.Outcome == events.OutcomeSuccess {
+			fin.Signature = tss.CompactSignature(res.Value.R, res.Value.S)
+		}
+	}
+	var made *keygen.LocalPartySaveData
+	for _, p := range s.keyParts {
+		res, ok := p.session.Result()
+		if !ok {
+			return nil, nil, false
+		}
+		note(res.Outcome, res.Culprits, res.Err)
+		if res.Outcome == events.OutcomeSuccess && p.side != tss.SideOld {
+			made = res.Value
+		}
+	}
+	fin.Culprits = slices.Compact(slices.Sorted(slices.Values(culprits)))
+	if len(errs) > 0 {
+		fin.Error = errs[0]
+	}
+	if fin.Outcome != events.OutcomeSuccess {
+		made = nil
+	}
+	return fin, made, true
+}
+
+// sessionOutcome is what a finished session leaves for after the lock.
+type sessionOutcome struct {
+	duty projections.Duty
+	fin  *events.TSSSessionFinished
+	key  *events.KeyPublished
+}
+
+// effects are what an input leaves to do once the node's lock is
+// released: messages to publish, sessions that started or ended.
+type effects struct {
+	publish  []events.Signed
+	started  []projections.Duty
+	finished []sessionOutcome
+}
+
+// openSession sets up this node's parties of a session whose start is
+// logged, starts them, and feeds them what arrived early.
+func (n *Node) openSession(d projections.Duty, fx *effects) error {
+	s := &session{duty: d}
+	now := n.state.Summary.LastTick
+	params := n.state.Summary.Params()
+	switch d.Kind {
+	case projections.DutyStartSigning:
+		s.deadline = now.Add(params.SigningDeadline)
+		if cur := n.state.Rounds.Current(); cur != nil && cur.Number == d.Round {
+			s.deadline = cur.Start.Add(params.SigningDeadline)
+		}
+		s.signing = n.signingSession(d)
+	case projections.DutyStartKeygen:
+		s.deadline = now.Add(params.KeygenEpoch / 2)
+		k := tss.Keygen{Session: d.Session, Self: n.id, Committee: d.Signers, Threshold: params.Threshold, Rand: n.tssRand(d.Session, tss.SideOnly)}
+		pre, err := n.preParams()
+		if err != nil {
+			s.keyParts = []keyPart{{side: tss.SideOnly, session: tss.FailedSession[*keygen.LocalPartySaveData](d.Session, err)}}
+		} else {
+			k.PreParams = *pre
+			s.keyParts = []keyPart{{side: tss.SideOnly, session: k.NewSession()}}
+		}
+	case projections.DutyStartResharing:
+		s.deadline = now.Add(params.KeygenEpoch / 2)
+		s.keyParts = n.resharingParties(d, s)
+	default:
+		return fmt.Errorf("duty %s: not a tss session", d.Kind)
+	}
+	n.sessions[d.Session] = s
+	var out []tss.Outgoing
+	for _, p := range s.parts() {
+		out = append(out, p.Start()...)
+	}
+	if err := n.sendTSS(s, out, fx); err != nil {
+		return err
+	}
+	if early, ok := n.early[d.Session]; ok {
+		delete(n.early, d.Session)
+		n.earlyCount -= len(early.msgs)
+		for _, in := range early.msgs {
+			if err := n.deliver(s, in, fx); err != nil {
+				return err
+			}
+		}
+	}
+	return n.finishIfDone(s, fx)
+}
+
+func (n *Node) tssRand(session events.Hash, side tss.Side) io.Reader {
+	if n.cfg.TSS.Rand == nil {
+		return nil
+	}
+	return n.cfg.TSS.Rand(session, side)
+}
+
+func (n *Node) preParams() (*keygen.LocalPreParams, error) {
+	if n.cfg.TSS.PreParams != nil {
+		return n.cfg.TSS.PreParams()
+	}
+	if n.cfg.TSS.Shares == nil {
+		return nil, errors.New("no share store for pre-parameters")
+	}
+	return n.cfg.TSS.Shares.TakePreParams()
+}
+
+// keyData is this node's save data of a key, cached after the first load.
+func (n *Node) keyData(key *events.KeyPublished) (*keygen.LocalPartySaveData, error) {
+	if data, ok := n.keys[key.KeyID]; ok {
+		return data, nil
+	}
+	if n.cfg.TSS.Shares == nil {
+		return nil, errors.New("no share store")
+	}
+	data, err := n.cfg.TSS.Shares.Load(key.KeyID)
+	if err != nil {
+		return nil, err
+	}
+	n.keys[key.KeyID] = data
+	return data, nil
+}
+
+// signingSession is this node's party of a signing duty on the current key.
+func (n *Node) signingSession(d projections.Duty) *tss.Session[*common.SignatureData] {
+	fail := func(err error) *tss.Session[*common.SignatureData] {
+		return tss.FailedSession[*common.SignatureData](d.Session, fmt.Errorf("signing session %s: %w", d.Session.String()[:12], err))
+	}
+	key, ok := n.state.Keys.Current()
+	if !ok {
+		return fail(errors.New("no current key"))
+	}
+	data, err := n.keyData(key)
+	if err != nil {
+		return fail(err)
+	}
+	signers, err := partiesAmong(key, d.Signers)
+	if err != nil {
+		return fail(err)
+	}
+	return tss.Signing{Session: d.Session, Self: n.id, Signers: signers, Threshold: key.Threshold, Key: *data, Digest: d.M0,
+		Rand: n.tssRand(d.Session, tss.SideOnly)}.NewSession()
+}
+
+// partiesAmong names the chosen members of a key as session parties.
+func partiesAmong(key *events.KeyPublished, chosen []events.PeerID) ([]tss.Party, error) {
+	all, err := tss.PartiesOf(key)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]tss.Party, 0, len(chosen))
+	for _, p := range chosen {
+		i := slices.IndexFunc(all, func(party tss.Party) bool { return party.Peer == p })
+		if i < 0 {
+			return nil, fmt.Errorf("%s holds no share of key %s", p.Short(), key.KeyID.String()[:12])
+		}
+		out = append(out, all[i])
+	}
+	return out, nil
+}
+
+// resharingParties sets up this node's parties of a resharing: on the
+// old side if it is one of the old parties, on the new side if it is in
+// the new committee.
+func (n *Node) resharingParties(d projections.Duty, s *session) []keyPart {
+	fail := func(side tss.Side, err error) keyPart {
+		return keyPart{side: side, session: tss.FailedSession[*keygen.LocalPartySaveData](d.Session, fmt.Errorf("resharing session %s: %w", d.Session.String()[:12], err))}
+	}
+	key, ok := n.state.Keys.Current()
+	if !ok {
+		return []keyPart{fail(tss.SideOld, errors.New("no current key to hand on"))}
+	}
+	s.oldKey = key
+	old, err := partiesAmong(key, d.OldParties)
+	if err != nil {
+		return []keyPart{fail(tss.SideOld, err)}
+	}
+	r := tss.Resharing{Session: d.Session, Self: n.id, Old: old, New: d.Signers,
+		OldThreshold: key.Threshold, NewThreshold: n.state.Summary.Params().Threshold}
+	var parts []keyPart
+	if slices.Contains(d.OldParties, n.id) {
+		data, err := n.keyData(key)
+		if err != nil {
+			parts = append(parts, fail(tss.SideOld, err))
+		} else {
+			r := r
+			r.Key, r.Rand = data, n.tssRand(d.Session, tss.SideOld)
+			parts = append(parts, keyPart{side: tss.SideOld, session: r.NewSession(false)})
+		}
+	}
+	if slices.Contains(d.Signers, n.id) {
+		pre, err := n.preParams()
+		if err != nil {
+			parts = append(parts, fail(tss.SideNew, err))
+		} else {
+			r := r
+			r.PreParams, r.Rand = pre, n.tssRand(d.Session, tss.SideNew)
+			parts = append(parts, keyPart{side: tss.SideNew, session: r.NewSession(true)})
+		}
+	}
+	return parts
+}
+
+// receiveTSS takes a logged tss message to the session it belongs to,
+// or keeps it until that session starts here.
+func (n *Node) receiveTSS(m *events.Signed, fx *effects) error {
+	var msg events.TSSMessage
+	if err := events.Unmarshal(m.Body, &msg); err != nil {
+		return nil // logged as evidence; nothing to run
+	}
+	payload := msg.Payload
+	if !msg.Broadcast {
+		opened, err := tss.Open(n.key, m.From, msg.Session, payload)
+		if err != nil {
+			n.dropped.Add(1)
+			return nil
+		}
+		payload = opened
+	}
+	for _, side := range targetSides(msg.ToOld, msg.ToNew) {
+		in := tss.Incoming{Session: msg.Session, From: m.From, FromSide: tss.Side(msg.FromSide), ToSide: side, Broadcast: msg.Broadcast, Payload: payload}
+		if s, ok := n.sessions[msg.Session]; ok {
+			if err := n.deliver(s, in, fx); err != nil {
+				return err
+			}
+			if err := n.finishIfDone(s, fx); err != nil {
+				return err
+			}
+			continue
+		}
+		if _, over := n.ended[msg.Session]; over || n.earlyCount >= MaxEarlyTSSMessages {
+			continue
+		}
+		early := n.early[msg.Session]
+		if early == nil {
+			early = &earlyMessages{since: n.state.Summary.LastTick}
+			n.early[msg.Session] = early
+		}
+		early.msgs = append(early.msgs, in)
+		n.earlyCount++
+	}
+	return nil
+}
+
+// forMe reports whether a tss message is addressed to this node (or to
+// every party).
+func (n *Node) forMe(m *events.Signed) bool {
+	var msg events.TSSMessage
+	if events.Unmarshal(m.Body, &msg) != nil {
+		return true // logged as evidence of a malformed message
+	}
+	return len(msg.To) == 0 || slices.Contains(msg.To, n.id)
+}
+
+type earlyMessages struct {
+	since events.Time
+	msgs  []tss.Incoming
+}
+
+func targetSides(toOld, toNew bool) []tss.Side {
+	var sides []tss.Side
+	if toOld {
+		sides = append(sides, tss.SideOld)
+	}
+	if toNew {
+		sides = append(sides, tss.SideNew)
+	}
+	if len(sides) == 0 {
+		sides = []tss.Side{tss.SideOnly}
+	}
+	return sides
+}
+
+// deliver feeds one message to every party of a session and sends what
+// they answer.
+func (n *Node) deliver(s *session, in tss.Incoming, fx *effects) error {
+	var out []tss.Outgoing
+	for _, p := range s.parts() {
+		out = append(out, p.Deliver(in)...)
+	}
+	return n.sendTSS(s, out, fx)
+}
+
+// sendTSS signs, logs and queues a session's outgoing messages: sealed to
+// a single recipient when point to point, and handed straight to this
+// node's own party on the other side of a resharing.
+func (n *Node) sendTSS(s *session, out []tss.Outgoing, fx *effects) error {
+	for len(out) > 0 {
+		o := out[0]
+		out = out[1:]
+		// This node's party on another side of a resharing.
+		for _, side := range targetSides(o.ToOld, o.ToNew) {
+			if side != o.FromSide && s.onSide(side) && (len(o.To) == 0 || slices.Contains(o.To, n.id)) {
+				in := tss.Incoming{Session: o.Session, From: n.id, FromSide: o.FromSide, ToSide: side, Broadcast: o.Broadcast, Payload: o.Payload}
+				for _, p := range s.parts() {
+					out = append(out, p.Deliver(in)...)
+				}
+			}
+		}
+		msg := events.TSSMessage{Session: o.Session, Broadcast: o.Broadcast, FromSide: uint8(o.FromSide), ToOld: o.ToOld, ToNew: o.ToNew}
+		if o.Broadcast || len(o.To) == 0 {
+			msg.To, msg.Payload = o.To, o.Payload
+			if err := n.sendTSSMessage(&msg, fx); err != nil {
+				return err
+			}
+			continue
+		}
+		for _, to := range o.To {
+			if to == n.id {
+				continue // delivered above
+			}
+			sealed, err := tss.Seal(n.key, to, o.Session, o.Payload)
+			if err != nil {
+				return err
+			}
+			msg.To, msg.Payload = []events.PeerID{to}, sealed
+			if err := n.sendTSSMessage(&msg, fx); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (n *Node) sendTSSMessage(msg *events.TSSMessage, fx *effects) error {
+	m, err := n.send(events.TypeTSS, msg)
+	if err != nil {
+		return err
+	}
+	fx.publish = append(fx.publish, *m)
+	return nil
+}
+
+// finishIfDone logs a session's outcome once it has one: for a new key
+// also the key data (sealed in the share store first) and its public
+// data, and the node's share proofs switch to it.
+func (n *Node) finishIfDone(s *session, fx *effects) error {
+	fin, made, done := s.finished()
+	if !done {
+		return nil
+	}
+	delete(n.sessions, s.duty.Session)
+	n.ended[s.duty.Session] = s.deadline
+	evs := []events.Event{fin}
+	var key *events.KeyPublished
+	if made != nil {
+		var err error
+		if key, err = n.publishKey(s, made); err != nil {
+			fin.Outcome, fin.Error = events.OutcomeFailed, err.Error()
+		} else {
+			evs = append(evs, key)
+		}
+	}
+	if err := n.recordAll(evs); err != nil {
+		return err
+	}
+	if key != nil {
+		n.cfg.Share = tss.ShareScalar(made)
+	}
+	fx.finished = append(fx.finished, sessionOutcome{duty: s.duty, fin: fin, key: key})
+	return nil
+}
+
+// publishKey seals a new key's data in the share store and builds its
+// public data. A resharing keeps the group key and vault address.
+func (n *Node) publishKey(s *session, made *keygen.LocalPartySaveData) (*events.KeyPublished, error) {
+	committee := make([]tss.Party, len(s.duty.Signers))
+	for i, p := range s.duty.Signers {
+		committee[i] = tss.Party{Peer: p, Key: tss.PartyKey(p, s.duty.Session)}
+	}
+	key, err := tss.PublishKey(made, committee, n.state.Summary.Params().Threshold)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case s.oldKey != nil:
+		key.Address = s.oldKey.Address
+	case n.cfg.TSS.Address != nil:
+		key.Address = n.cfg.TSS.Address(key.PublicKey)
+	}
+	if n.cfg.TSS.Shares == nil {
+		return nil, errors.New("no share store for the new key")
+	}
+	if err := n.cfg.TSS.Shares.Save(key.KeyID, made); err != nil {
+		return nil, fmt.Errorf("keep the new key's share: %w", err)
+	}
+	n.keys[key.KeyID] = made
+	return key, nil
+}
+
+// expireSessions ends the sessions whose deadline has passed, and
+// forgets early messages nobody started a session for.
+func (n *Node) expireSessions(now events.Time, fx *effects) error {
+	ids := make([]events.Hash, 0, len(n.sessions))
+	for id := range n.sessions {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b events.Hash) int { return slices.Compare(a[:], b[:]) })
+	for _, id := range ids {
+		s := n.sessions[id]
+		if now < s.deadline {
+			continue
+		}
+		for _, p := range s.parts() {
+			p.Expire()
+		}
+		if err := n.finishIfDone(s, fx); err != nil {
+			return err
+		}
+	}
+	for id, e := range n.early {
+		if now.Sub(e.since) > earlyTTL {
+			n.earlyCount -= len(e.msgs)
+			delete(n.early, id)
+		}
+	}
+	for id, deadline := range n.ended {
+		if now.Sub(deadline) > earlyTTL {
+			delete(n.ended, id)
+		}
+	}
+	return nil
+}
