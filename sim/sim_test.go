@@ -382,30 +382,3 @@ func TestRegroupIgnoresLocalBlocks(t *testing.T) {
 		}
 	}
 }
-
-// TestRealTSS: 7 nodes holding the committed 7/4 fixture key sign every
-// threshold set's doc with real tss-lib; the signatures verify under the
-// group key, and with seeded tss-lib randomness two runs of one seed give
-// the same states, signatures included.
-func TestRealTSS(t *testing.T) {
-	cfg := sim.Config{Nodes: 7, Threshold: 4, Duration: 4 * time.Minute, TSS: true, FixturesDir: "../tss/testdata/fixtures"}
-	a, b := run(t, cfg), run(t, cfg)
-	if a.Signed == 0 || a.Signatures == 0 || a.Signatures%5 != 0 {
-		t.Fatalf("signed %d rounds, %d signatures (want whole sessions of 5 signers)", a.Signed, a.Signatures)
-	}
-	for i := range a.Nodes {
-		if a.Nodes[i].StateHash != b.Nodes[i].StateHash {
-			t.Fatalf("node %d: runs of one seed differ with real tss", i)
-		}
-	}
-	state, _ := foldNode(t, a, 0)
-	signed := 0
-	for _, h := range state.Rounds.History() {
-		if h.Outcome == projections.OutcomeSigned {
-			signed++
-		}
-	}
-	if signed == 0 {
-		t.Fatal("node 0 never recorded a signed round")
-	}
-}

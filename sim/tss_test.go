@@ -1,0 +1,198 @@
+package sim_test
+
+import (
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/metanode/metanode/events"
+	"github.com/metanode/metanode/projections"
+	"github.com/metanode/metanode/replay"
+	"github.com/metanode/metanode/sim"
+)
+
+const fixtures = "../tss/testdata/fixtures"
+
+// TestRealTSS: 7 nodes holding the committed 7/4 fixture key sign every
+// threshold set's doc with real tss-lib, their tss messages carried,
+// sealed and logged like any other; the signatures verify under the
+// group key, and with seeded tss-lib randomness two runs of one seed give
+// the same states, signatures included.
+func TestRealTSS(t *testing.T) {
+	cfg := sim.Config{Nodes: 7, Threshold: 4, Duration: 4 * time.Minute, TSS: true, FixturesDir: fixtures}
+	a, b := run(t, cfg), run(t, cfg)
+	if a.Signed == 0 || a.Signatures == 0 || a.Signatures%5 != 0 {
+		t.Fatalf("signed %d rounds, %d signatures (want whole sessions of 5 signers)", a.Signed, a.Signatures)
+	}
+	for i := range a.Nodes {
+		if a.Nodes[i].StateHash != b.Nodes[i].StateHash {
+			t.Fatalf("node %d: runs of one seed differ with real tss", i)
+		}
+	}
+	state, hash := foldNode(t, a, 0)
+	if hash.String() != a.Nodes[0].StateHash {
+		t.Fatal("replaying node 0's log gives another state than the node had")
+	}
+	signed := 0
+	for _, h := range state.Rounds.History() {
+		if h.Outcome == projections.OutcomeSigned {
+			signed++
+		}
+	}
+	if signed == 0 {
+		t.Fatal("node 0 never recorded a signed round")
+	}
+	if kinds := logKinds(t, a, 0); kinds[events.KindTSSMessageReceived] == 0 {
+		t.Fatal("node 0 logged no tss message")
+	}
+}
+
+// logKinds counts node i's events per kind.
+func logKinds(t *testing.T, res *sim.Result, i int) map[events.Kind]int {
+	t.Helper()
+	store, err := events.Open(filepath.Dir(res.Nodes[i].Log), events.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	kinds := map[events.Kind]int{}
+	err = store.ForEach(1, store.LastSeq(), func(_ uint64, ev events.Event) error {
+		kinds[ev.Kind()]++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kinds
+}
+
+// TestRealKeygenAndRegroup: five nodes without a key run a real keygen
+// (fixture pre-parameters) until keygen_until, then the 00:00 UTC regroup
+// reshares the key for real: the group key stays, the key id and shares
+// change, and the new committee's shares sign (every signature is checked
+// under the group key as it is made). Every node's log replays to its
+// state and passes replay --verify.
+func TestRealKeygenAndRegroup(t *testing.T) {
+	res := run(t, sim.Config{Nodes: 5, Threshold: 2, Duration: 12 * time.Minute, KeygenFor: 6 * time.Minute, TSS: true, FixturesDir: fixtures,
+		DepositEvery: 15 * time.Second})
+	var keygens, regroups int
+	for _, a := range res.Attempts {
+		if a.Outcome == "success" {
+			if a.Regroup {
+				regroups++
+			} else {
+				keygens++
+			}
+		}
+	}
+	if keygens == 0 || regroups != 1 {
+		t.Fatalf("attempts %+v: want a successful keygen and one successful regroup", res.Attempts)
+	}
+	if len(res.Keys) < 2 {
+		t.Fatalf("keys %+v: want the keygen's and the regroup's", res.Keys)
+	}
+	before, after := res.Keys[len(res.Keys)-2], res.Keys[len(res.Keys)-1]
+	if before.PublicKey != after.PublicKey || before.Address != after.Address || before.KeyID == after.KeyID {
+		t.Fatalf("regroup: %+v -> %+v: want the same group key and vault, a new key id", before, after)
+	}
+	for _, i := range honest(res) {
+		state, hash := foldNode(t, res, i)
+		if hash.String() != res.Nodes[i].StateHash {
+			t.Fatalf("node %d: replay differs from the node's state", i)
+		}
+		if key, ok := state.Keys.Current(); !ok || key.KeyID.String() != after.KeyID {
+			t.Fatalf("node %d does not hold the regroup's key", i)
+		}
+	}
+	// A signing session started after node 0 took the regroup's key, and
+	// succeeded: the new shares sign.
+	store, err := events.Open(filepath.Dir(res.Nodes[0].Log), events.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newKey, started, signedAfter := false, map[events.Hash]bool{}, false
+	err = store.ForEach(1, store.LastSeq(), func(_ uint64, ev events.Event) error {
+		switch e := ev.(type) {
+		case *events.KeyPublished:
+			newKey = e.KeyID.String() == after.KeyID
+		case *events.TSSSessionStarted:
+			started[e.Session] = newKey && e.Protocol == events.SessionSigning
+		case *events.TSSSessionFinished:
+			signedAfter = signedAfter || (started[e.Session] && e.Outcome == events.OutcomeSuccess)
+		}
+		return nil
+	})
+	store.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !signedAfter {
+		t.Fatal("no signing session on the regroup's key succeeded")
+	}
+	for _, n := range res.Nodes {
+		store, err := events.Open(filepath.Dir(n.Log), events.Options{ReadOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = replay.VerifyDuties(store, replay.Until{})
+		store.Close()
+		if err != nil {
+			t.Fatalf("node %d: %v", n.Index, err)
+		}
+	}
+}
+
+// TestRealTSSByzantine: a signer that corrupts its point-to-point shares
+// is named by tss-lib's proof checks, a silent one by WaitingFor at the
+// deadline; either way the round aborts, the set's honest members block
+// it, and a later round signs without it.
+func TestRealTSSByzantine(t *testing.T) {
+	for _, tc := range []struct {
+		behaviour sim.Behaviour
+		reason    string
+	}{
+		{sim.CorruptShare, projections.BlockCulprit.String()},
+		{sim.TSSSilent, projections.BlockTimeout.String()},
+	} {
+		t.Run(string(tc.behaviour), func(t *testing.T) {
+			const liar = 1
+			res := run(t, sim.Config{Nodes: 5, Threshold: 2, Duration: 5 * time.Minute, TSS: true, FixturesDir: fixtures, DepositEvery: 15 * time.Second,
+				Faults: []sim.Fault{{Behaviour: tc.behaviour, Node: liar}}})
+			aborted := -1
+			for i, r := range res.Rounds {
+				if r.Outcomes[projections.OutcomeAborted] > 0 && slices.Contains(r.Set, liar) {
+					aborted = i
+					break
+				}
+			}
+			if aborted < 0 {
+				t.Fatalf("rounds %+v: no round with node %d in its set aborted", res.Rounds, liar)
+			}
+			members := 0
+			for _, m := range res.Rounds[aborted].Set {
+				if m == liar {
+					continue
+				}
+				members++
+				if !slices.ContainsFunc(res.Blocks, func(b sim.BlockResult) bool {
+					return b.By == m && b.Peer == liar && b.Reason == tc.reason
+				}) {
+					t.Fatalf("set member %d did not block node %d for %s: %+v", m, liar, tc.reason, res.Blocks)
+				}
+			}
+			if members == 0 {
+				t.Fatal("no honest member in the aborted set")
+			}
+			signedWithout := false
+			for _, r := range res.Rounds[aborted+1:] {
+				if r.Outcomes[projections.OutcomeSigned] > 0 && !slices.Contains(r.Set, liar) {
+					signedWithout = true
+				}
+			}
+			if !signedWithout {
+				t.Fatalf("rounds %+v: no later round signed without node %d", res.Rounds[aborted+1:], liar)
+			}
+		})
+	}
+}
