@@ -121,7 +121,26 @@ func Open(dir string, cfg Config) (*Node, error) {
 		store.Close()
 		return nil, err
 	}
+	if err := n.endInterrupted(); err != nil {
+		store.Close()
+		return nil, err
+	}
 	return n, nil
+}
+
+// endInterrupted records the sessions a stopped node left running as
+// failed: their parties lived in memory only, so they cannot finish, and
+// the round or key attempt waiting on them moves on. No culprits: the
+// fault was this node's.
+func (n *Node) endInterrupted() error {
+	if n.cfg.TSS == nil {
+		return nil
+	}
+	var evs []events.Event
+	for _, id := range n.state.Unfinished() {
+		evs = append(evs, &events.TSSSessionFinished{Session: id, Outcome: events.OutcomeFailed, Error: "interrupted: the node stopped during the session"})
+	}
+	return n.recordAll(evs)
 }
 
 // loadShare takes the node's share of the current key from its share

@@ -113,3 +113,18 @@ func (d Duty) StartEvent() *events.TSSSessionStarted {
 	}
 	return &events.TSSSessionStarted{Session: d.Session, Protocol: events.SessionSigning, Round: d.Round, Parties: d.Signers, M0: d.M0}
 }
+
+// Unfinished lists the tss sessions this node started and has no outcome
+// for, sorted: after a restart they can no longer finish, and the node
+// records them as failed so rounds and attempts move on.
+func (s *State) Unfinished() []events.Hash {
+	var out []events.Hash
+	for nonce := range s.Rounds.sessions {
+		out = append(out, nonce)
+	}
+	if a := s.Committees.cur; a != nil && a.Session != nil {
+		out = append(out, *a.Session)
+	}
+	slices.SortFunc(out, func(a, b events.Hash) int { return slices.Compare(a[:], b[:]) })
+	return slices.Compact(out)
+}
