@@ -47,9 +47,9 @@ lint: $(STATICCHECK)
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
 
-# Test key data for committees 7/4 and 10/6 (safe primes: minutes), committed.
+# Test key data for committees 5/2, 7/4 and 10/6 (safe primes: minutes), committed under tss/fixtures and built into the binary.
 fixtures:
-	$(GO) run ./cmd/metanode tss fixtures --committee 7/4 --committee 10/6
+	$(GO) run ./cmd/metanode tss fixtures --committee 5/2 --committee 7/4 --committee 10/6
 
 devnet:
 	$(GO) run ./cmd/metanode devnet --fresh

@@ -5,6 +5,7 @@ import (
 	"crypto/sha512"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"math/big"
 	"sync"
 	"time"
@@ -29,12 +30,12 @@ type TSSPair struct {
 }
 
 // TSS measures signing with 3, 5 and 7 signers, keygen n=5 and
-// resharing 5->5, each pair in turn. fixtures is the directory of the
-// committed fixtures (tss/testdata/fixtures).
-func TSS(fixtures string, progress func(TSSPair)) ([]TSSPair, error) {
-	upstream, _, err := keygen.LoadKeygenTestFixtures(5)
+// resharing 5->5, each pair in turn, on the test keys of fixtures (the
+// committed ones: tss/fixtures.FS).
+func TSS(fixtures fs.FS, progress func(TSSPair)) ([]TSSPair, error) {
+	n5, err := tss.LoadFixtures(fixtures, 5, 2)
 	if err != nil {
-		return nil, fmt.Errorf("upstream fixtures: %w", err)
+		return nil, err
 	}
 	n7, err := tss.LoadFixtures(fixtures, 7, 4)
 	if err != nil {
@@ -54,15 +55,14 @@ func TSS(fixtures string, progress func(TSSPair)) ([]TSSPair, error) {
 			func() error { return runnerSign(keys[:signers], t, peers) },
 			func() error { return floorSign(keys[:signers], t) }}
 	}
-	upstreamPeer := func(i int) events.PeerID { return tss.FixturePeer(1000 + i) }
 	jobs := []job{
-		signJob("sign 3 signers", upstream, 3, 2, upstreamPeer),
+		signJob("sign 3 signers", n5, 3, 2, tss.FixturePeer),
 		signJob("sign 5 signers", n7, 5, 4, tss.FixturePeer),
 		signJob("sign 7 signers", n10, 7, 6, tss.FixturePeer),
-		{"keygen n=5", func() error { return runnerKeygen(upstream) }, func() error { return floorKeygen(upstream) }},
+		{"keygen n=5", func() error { return runnerKeygen(n5) }, func() error { return floorKeygen(n5) }},
 		// tss-lib's resharing consumes the old parties' key data: each
 		// side gets its own copy.
-		{"reshare 5->5", func() error { return runnerReshare(cloneKeys(upstream)) }, func() error { return floorReshare(cloneKeys(upstream)) }},
+		{"reshare 5->5", func() error { return runnerReshare(cloneKeys(n5)) }, func() error { return floorReshare(cloneKeys(n5)) }},
 	}
 	var out []TSSPair
 	for _, j := range jobs {

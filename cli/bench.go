@@ -37,10 +37,10 @@ func benchCommand() *cli.Command {
 				Name:  "tss",
 				Usage: "signing with 3, 5 and 7 signers, keygen n=5 and resharing 5->5 through the session runner vs raw tss-lib (real proofs)",
 				Flags: []cli.Flag{jsonFlag(),
-					&cli.StringFlag{Name: "fixtures", Value: "tss/testdata/fixtures", Usage: "the committed fixtures (make fixtures)", EnvVars: envName("bench-fixtures")},
+					&cli.StringFlag{Name: "fixtures", Usage: "a directory of test keys (default: the committed ones, built in)", EnvVars: envName("bench-fixtures")},
 				},
 				Action: func(c *cli.Context) error {
-					pairs, err := bench.TSS(c.String("fixtures"), func(p bench.TSSPair) {
+					pairs, err := bench.TSS(fixturesFS(c.String("fixtures")), func(p bench.TSSPair) {
 						if !c.Bool("json") {
 							fmt.Fprintf(c.App.Writer, "%-16s runner %6.2f s   raw tss-lib %6.2f s   ratio %.2f (goal <= 1.10)\n", p.Name, p.RunnerSeconds, p.FloorSeconds, p.Ratio)
 						}

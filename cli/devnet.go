@@ -25,7 +25,7 @@ func devnetCommand() *cli.Command {
 			"in for tss sessions until the tss work lands. Stop with Ctrl-C; then inspect a node with\n" +
 			"`metanode query rounds --log DIR/node-0/log` or `metanode audit round R --log ...`.",
 		Flags: []cli.Flag{
-			&cli.IntFlag{Name: "nodes", Value: 4, Usage: "how many nodes", EnvVars: envName("devnet-nodes")},
+			&cli.IntFlag{Name: "nodes", Value: 5, Usage: "how many nodes", EnvVars: envName("devnet-nodes")},
 			&cli.IntFlag{Name: "threshold", Usage: "tss threshold t; a signature needs t+1 shares (default: (nodes-1)*2/3)", EnvVars: envName("devnet-threshold")},
 			&cli.StringFlag{Name: "dir", Value: "devnet", Usage: "where the nodes keep their data", EnvVars: envName("devnet-dir")},
 			&cli.DurationFlag{Name: "duration", Usage: "stop after this much devnet time (default: run until interrupted)", EnvVars: envName("devnet-duration")},
@@ -33,6 +33,8 @@ func devnetCommand() *cli.Command {
 			&cli.DurationFlag{Name: "status-every", Value: 20 * time.Second, Usage: "how often (devnet time) to print the nodes' status", EnvVars: envName("devnet-status-every")},
 			&cli.StringFlag{Name: "byzantine", Usage: "faulty nodes as `KIND@INDEX,...` (see metanode sim --help)", EnvVars: envName("devnet-byzantine")},
 			&cli.BoolFlag{Name: "fresh", Usage: "delete --dir first", EnvVars: envName("devnet-fresh")},
+			&cli.BoolFlag{Name: "tss", Value: true, Usage: "real tss-lib sessions on the built-in test keys (committees 5/2, 7/4, 10/6); --tss=false stands them in", EnvVars: envName("devnet-tss")},
+			&cli.DurationFlag{Name: "keygen-for", Usage: "run real keygen epochs this long before the key locks (default: start on the test key)", EnvVars: envName("devnet-keygen-for")},
 		},
 		Action: runDevnet,
 	}
@@ -69,19 +71,27 @@ func runDevnet(c *cli.Context) error {
 	s, err := sim.New(sim.Config{
 		Nodes: count, Threshold: threshold, Seed: uint64(time.Now().UnixNano()), Duration: duration, Dir: dir,
 		Faults: faults, Start: time.Now().UTC().Truncate(time.Second), DepositEvery: 20 * time.Second,
+		TSS: c.Bool("tss"), KeygenFor: c.Duration("keygen-for"),
 	})
 	if err != nil {
 		return err
 	}
 	defer s.Close()
 	if err := s.Open(); err != nil {
+		if c.Bool("tss") {
+			return fmt.Errorf("%w (or run with --tss=false)", err)
+		}
 		return err
 	}
 
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	w := c.App.Writer
-	fmt.Fprintf(w, "devnet: %d nodes (t=%d) in %s; a signing round every minute; Ctrl-C stops\n", count, threshold, dir)
+	mode := "tss sessions stand in"
+	if c.Bool("tss") {
+		mode = "real tss-lib sessions"
+	}
+	fmt.Fprintf(w, "devnet: %d nodes (t=%d) in %s; a signing round every minute, %s; Ctrl-C stops\n", count, threshold, dir, mode)
 	wallStart, devStart := time.Now(), s.Now()
 	end := devStart.Add(duration)
 	nextStatus := devStart.Add(c.Duration("status-every"))
@@ -108,7 +118,7 @@ func runDevnet(c *cli.Context) error {
 
 func printDevnetStatus(w io.Writer, s *sim.Sim) {
 	res := s.Result()
-	fmt.Fprintf(w, "%s  rounds signed %d, aborted %d, skipped %d\n", s.Now().Format("15:04:05"), res.Signed, res.Aborted, res.Skipped)
+	fmt.Fprintf(w, "%s  rounds signed %d, aborted %d, skipped %d; tss signatures verified %d\n", s.Now().Format("15:04:05"), res.Signed, res.Aborted, res.Skipped, res.Signatures)
 	for i, st := range s.Statuses() {
 		fmt.Fprintf(w, "          node-%d %s  events %6d  listed %d  pings sent %4d  dropped %d\n",
 			i, st.ID.Short(), st.Events, st.PeersListed, st.PingsSent, st.Dropped)

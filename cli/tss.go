@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io/fs"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/metanode/metanode/tss"
+	"github.com/metanode/metanode/tss/fixtures"
 )
 
 func tssCommand() *cli.Command {
@@ -53,8 +56,8 @@ func tssCommand() *cli.Command {
 				Name:  "fixtures",
 				Usage: "generate test key data (safe primes and a real keygen) for committees such as 7/4",
 				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "out", Value: "tss/testdata/fixtures", Usage: "base directory", EnvVars: envName("fixtures-out")},
-					&cli.StringSliceFlag{Name: "committee", Value: cli.NewStringSlice("7/4", "10/6"), Usage: "committees as `N/T` (repeatable)"},
+					&cli.StringFlag{Name: "out", Value: "tss/fixtures", Usage: "base directory (the committed ones are built in from tss/fixtures)", EnvVars: envName("fixtures-out")},
+					&cli.StringSliceFlag{Name: "committee", Value: cli.NewStringSlice("5/2", "7/4", "10/6"), Usage: "committees as `N/T` (repeatable)"},
 				},
 				Action: func(c *cli.Context) error {
 					for _, spec := range c.StringSlice("committee") {
@@ -75,4 +78,13 @@ func tssCommand() *cli.Command {
 			},
 		},
 	}
+}
+
+// fixturesFS is the test keys of a --fixtures directory, or the committed
+// ones built into the binary.
+func fixturesFS(dir string) fs.FS {
+	if dir == "" {
+		return fixtures.FS
+	}
+	return os.DirFS(dir)
 }

@@ -20,7 +20,7 @@ import (
 // ping's share proof verifies against the published key.
 func TestRestartEndsInterruptedSession(t *testing.T) {
 	s, err := New(Config{Nodes: 5, Threshold: 2, Seed: 3, Duration: time.Hour, Dir: t.TempDir(), TSS: true,
-		FixturesDir: "../tss/testdata/fixtures", DepositEvery: 10 * time.Second})
+		DepositEvery: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
@@ -42,10 +43,10 @@ type Config struct {
 	KeygenFor time.Duration
 	// Start is the virtual time the run starts at (default: Start).
 	Start time.Time
-	// TSS signs with real tss-lib on the committed fixture key of the
-	// run's committee (see tss.go); FixturesDir locates the fixtures.
-	TSS         bool
-	FixturesDir string
+	// TSS runs every tss session for real (see tss.go), on the test keys
+	// of Fixtures (nil: the committed ones, tss/fixtures).
+	TSS      bool
+	Fixtures fs.FS
 }
 
 // Start is the virtual time every run starts at: ten minutes before a

@@ -15,6 +15,7 @@ import (
 	"github.com/metanode/metanode/node"
 	"github.com/metanode/metanode/projections"
 	"github.com/metanode/metanode/tss"
+	"github.com/metanode/metanode/tss/fixtures"
 )
 
 // With Config.TSS every node runs its tss sessions for real (node.TSS):
@@ -42,20 +43,24 @@ type tssState struct {
 // loadTSS reads the fixtures for (nodes, t) and, without keygen, starts
 // the run on the fixture key.
 func (s *Sim) loadTSS() error {
-	fixtures, err := tss.LoadFixtures(s.cfg.FixturesDir, s.cfg.Nodes, s.cfg.Threshold)
-	if err != nil {
-		return fmt.Errorf("sim --tss needs the fixtures of n=%d t=%d (committed: 5/2, 7/4 and 10/6): %w", s.cfg.Nodes, s.cfg.Threshold, err)
+	fsys := s.cfg.Fixtures
+	if fsys == nil {
+		fsys = fixtures.FS
 	}
-	s.tss = &tssState{fixtures: fixtures, announced: map[events.Hash]bool{}}
+	keys, err := tss.LoadFixtures(fsys, s.cfg.Nodes, s.cfg.Threshold)
+	if err != nil {
+		return fmt.Errorf("sim --tss: %w", err)
+	}
+	s.tss = &tssState{fixtures: keys, announced: map[events.Hash]bool{}}
 	if s.cfg.KeygenFor > 0 {
 		return nil
 	}
 	parties := make([]tss.Party, len(s.nodes))
 	for i, n := range s.nodes {
-		parties[i] = tss.Party{Peer: n.id, Key: fixtures[i].ShareID}
-		n.share = tss.ShareScalar(&fixtures[i])
+		parties[i] = tss.Party{Peer: n.id, Key: keys[i].ShareID}
+		n.share = tss.ShareScalar(&keys[i])
 	}
-	key, err := tss.PublishKey(&fixtures[0], parties, s.cfg.Threshold)
+	key, err := tss.PublishKey(&keys[0], parties, s.cfg.Threshold)
 	if err != nil {
 		return err
 	}

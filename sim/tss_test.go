@@ -12,15 +12,13 @@ import (
 	"github.com/metanode/metanode/sim"
 )
 
-const fixtures = "../tss/testdata/fixtures"
-
 // TestRealTSS: 7 nodes holding the committed 7/4 fixture key sign every
 // threshold set's doc with real tss-lib, their tss messages carried,
 // sealed and logged like any other; the signatures verify under the
 // group key, and with seeded tss-lib randomness two runs of one seed give
 // the same states, signatures included.
 func TestRealTSS(t *testing.T) {
-	cfg := sim.Config{Nodes: 7, Threshold: 4, Duration: 4 * time.Minute, TSS: true, FixturesDir: fixtures}
+	cfg := sim.Config{Nodes: 7, Threshold: 4, Duration: 4 * time.Minute, TSS: true}
 	a, b := run(t, cfg), run(t, cfg)
 	if a.Signed == 0 || a.Signatures == 0 || a.Signatures%5 != 0 {
 		t.Fatalf("signed %d rounds, %d signatures (want whole sessions of 5 signers)", a.Signed, a.Signatures)
@@ -74,7 +72,7 @@ func logKinds(t *testing.T, res *sim.Result, i int) map[events.Kind]int {
 // under the group key as it is made). Every node's log replays to its
 // state and passes replay --verify.
 func TestRealKeygenAndRegroup(t *testing.T) {
-	res := run(t, sim.Config{Nodes: 5, Threshold: 2, Duration: 12 * time.Minute, KeygenFor: 6 * time.Minute, TSS: true, FixturesDir: fixtures,
+	res := run(t, sim.Config{Nodes: 5, Threshold: 2, Duration: 12 * time.Minute, KeygenFor: 6 * time.Minute, TSS: true,
 		DepositEvery: 15 * time.Second})
 	var keygens, regroups int
 	for _, a := range res.Attempts {
@@ -157,7 +155,7 @@ func TestRealTSSByzantine(t *testing.T) {
 	} {
 		t.Run(string(tc.behaviour), func(t *testing.T) {
 			const liar = 1
-			res := run(t, sim.Config{Nodes: 5, Threshold: 2, Duration: 5 * time.Minute, TSS: true, FixturesDir: fixtures, DepositEvery: 15 * time.Second,
+			res := run(t, sim.Config{Nodes: 5, Threshold: 2, Duration: 5 * time.Minute, TSS: true, DepositEvery: 15 * time.Second,
 				Faults: []sim.Fault{{Behaviour: tc.behaviour, Node: liar}}})
 			aborted := -1
 			for i, r := range res.Rounds {

@@ -5,7 +5,9 @@ import (
 	"crypto/sha512"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sync"
 	"time"
@@ -87,17 +89,18 @@ func GenerateFixtures(ctx context.Context, base string, n, t int, progress func(
 	return nil
 }
 
-// LoadFixtures reads the key data GenerateFixtures wrote.
-func LoadFixtures(base string, n, t int) ([]keygen.LocalPartySaveData, error) {
-	dir := FixtureDir(base, n, t)
+// LoadFixtures reads the key data GenerateFixtures wrote, from fsys
+// (fixtures.FS: the committed ones; os.DirFS: a directory).
+func LoadFixtures(fsys fs.FS, n, t int) ([]keygen.LocalPartySaveData, error) {
 	keys := make([]keygen.LocalPartySaveData, n)
 	for i := range n {
-		data, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("keygen_data_%d.json", i)))
+		name := path.Join(fmt.Sprintf("n%dt%d", n, t), fmt.Sprintf("keygen_data_%d.json", i))
+		data, err := fs.ReadFile(fsys, name)
 		if err != nil {
-			return nil, fmt.Errorf("fixtures n=%d t=%d: %w (run make fixtures)", n, t, err)
+			return nil, fmt.Errorf("no test key for a committee of %d with t=%d (committed: 5/2, 7/4, 10/6; make fixtures writes more): %w", n, t, err)
 		}
 		if err := json.Unmarshal(data, &keys[i]); err != nil {
-			return nil, fmt.Errorf("fixture %s: %w", filepath.Join(dir, fmt.Sprintf("keygen_data_%d.json", i)), err)
+			return nil, fmt.Errorf("fixture %s: %w", name, err)
 		}
 		for _, x := range keys[i].BigXj {
 			x.SetCurve(curve())
