@@ -44,6 +44,28 @@ func TestRealTSS(t *testing.T) {
 	if kinds := logKinds(t, a, 0); kinds[events.KindTSSMessageReceived] == 0 {
 		t.Fatal("node 0 logged no tss message")
 	}
+	// Point-to-point messages reach the log of their recipient only.
+	self := peerID(t, a, 0)
+	store, err := events.Open(filepath.Dir(a.Nodes[0].Log), events.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	err = store.ForEach(1, store.LastSeq(), func(seq uint64, ev events.Event) error {
+		if e, ok := ev.(*events.TSSMessageReceived); ok {
+			var msg events.TSSMessage
+			if err := events.Unmarshal(e.Msg.Body, &msg); err != nil {
+				return err
+			}
+			if len(msg.To) > 0 && !slices.Contains(msg.To, self) {
+				t.Fatalf("seq %d: node 0 logged a tss message for %v", seq, msg.To)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // logKinds counts node i's events per kind.
