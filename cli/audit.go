@@ -61,6 +61,7 @@ func auditRound(c *cli.Context) error {
 	state := projections.NewState()
 	epoch := int64(0)
 	var round *projections.Round
+	trails := map[events.Hash]*sessionTrail{}
 	// Fold until the first tick of a later round; keep the round as it
 	// stood at its end.
 	err = store.ForEach(1, 0, func(seq uint64, ev events.Event) error {
@@ -68,6 +69,7 @@ func auditRound(c *cli.Context) error {
 			return errStopAudit
 		}
 		state.Apply(seq, ev)
+		traceSession(trails, seq, ev)
 		if g, ok := ev.(*events.Genesis); ok {
 			epoch = int64(g.Params.SigningEpoch)
 		}
@@ -82,11 +84,98 @@ func auditRound(c *cli.Context) error {
 	if round == nil {
 		return fmt.Errorf("audit round %d: the log %s has no tick in that round", number, store.Path())
 	}
+	var trail *sessionTrail
+	if round.Session != nil {
+		trail = trails[*round.Session]
+	}
 	if asJSON {
-		return printJSON(c.App.Writer, auditView(round))
+		view := auditView(round)
+		view.Session = trail
+		return printJSON(c.App.Writer, view)
 	}
 	printAudit(c.App.Writer, round)
+	printTrail(c.App.Writer, trail)
 	return nil
+}
+
+// sessionTrail is what a log holds of one tss session: its start, the
+// tss messages this node sent and received, and its outcome.
+type sessionTrail struct {
+	Session     string   `json:"session"`
+	Protocol    string   `json:"protocol"`
+	StartedSeq  uint64   `json:"started_seq"`
+	Parties     []string `json:"parties"`
+	Sent        int      `json:"tss_messages_sent"`
+	Received    int      `json:"tss_messages_received"`
+	FinishedSeq uint64   `json:"finished_seq,omitempty"`
+	Outcome     string   `json:"outcome,omitempty"`
+	Culprits    []string `json:"culprits,omitempty"`
+	Error       string   `json:"error,omitempty"`
+	Signature   string   `json:"signature,omitempty"`
+
+	culprits []events.PeerID
+}
+
+// traceSession follows tss sessions through the log.
+func traceSession(trails map[events.Hash]*sessionTrail, seq uint64, ev events.Event) {
+	sessionOf := func(m *events.Signed) (events.Hash, bool) {
+		var msg events.TSSMessage
+		if m.Type != events.TypeTSS || events.Unmarshal(m.Body, &msg) != nil {
+			return events.Hash{}, false
+		}
+		return msg.Session, true
+	}
+	switch e := ev.(type) {
+	case *events.TSSSessionStarted:
+		t := &sessionTrail{Session: e.Session.String(), Protocol: e.Protocol.String(), StartedSeq: seq}
+		for _, p := range e.Parties {
+			t.Parties = append(t.Parties, hexID(p))
+		}
+		trails[e.Session] = t
+	case *events.MessageSent:
+		if id, ok := sessionOf(&e.Msg); ok && trails[id] != nil {
+			trails[id].Sent++
+		}
+	case *events.TSSMessageReceived:
+		if id, ok := sessionOf(&e.Msg); ok && trails[id] != nil {
+			trails[id].Received++
+		}
+	case *events.TSSSessionFinished:
+		if t := trails[e.Session]; t != nil && t.FinishedSeq == 0 {
+			t.FinishedSeq, t.Outcome, t.Error = seq, e.Outcome.String(), e.Error
+			t.culprits = e.Culprits
+			for _, p := range e.Culprits {
+				t.Culprits = append(t.Culprits, hexID(p))
+			}
+			if len(e.Signature) > 0 {
+				t.Signature = fmt.Sprintf("%x", e.Signature)
+			}
+		}
+	}
+}
+
+func printTrail(w io.Writer, t *sessionTrail) {
+	if t == nil {
+		return
+	}
+	fmt.Fprintf(w, "\ntss %s session %s:\n", t.Protocol, short(t.Session))
+	fmt.Fprintf(w, "  seq %-7d started, %d parties\n", t.StartedSeq, len(t.Parties))
+	fmt.Fprintf(w, "  tss messages: %d sent, %d received\n", t.Sent, t.Received)
+	if t.FinishedSeq == 0 {
+		fmt.Fprintln(w, "  no outcome in the log")
+		return
+	}
+	line := fmt.Sprintf("  seq %-7d %s", t.FinishedSeq, t.Outcome)
+	if len(t.culprits) > 0 {
+		line += ", culprits " + peers(t.culprits)
+	}
+	if t.Error != "" {
+		line += ": " + t.Error
+	}
+	if t.Signature != "" {
+		line += ", signature " + short(t.Signature) + "..."
+	}
+	fmt.Fprintln(w, line)
 }
 
 var errStopAudit = fmt.Errorf("stop")
@@ -108,6 +197,7 @@ type auditJSON struct {
 	Outliers      []string         `json:"outliers,omitempty"`
 	Outcome       string           `json:"outcome"`
 	Reason        string           `json:"reason,omitempty"`
+	Session       *sessionTrail    `json:"tss_session,omitempty"`
 	Extra         map[string]any   `json:"-"`
 }
 

@@ -100,3 +100,42 @@ func TestDevnet(t *testing.T) {
 		t.Fatalf("--fresh: %v", err)
 	}
 }
+
+// TestAuditTSSCulprit: a real-tss run with a share-corrupting signer;
+// the audit of the aborted round shows its session's trail down to the
+// culprit tss-lib named.
+func TestAuditTSSCulprit(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	if _, err := run(t, "sim", "--nodes", "5", "--threshold", "2", "--duration", "3m", "--tss", "--deposit-every", "15s",
+		"--byzantine", "corrupt-share@1", "--out", out); err != nil {
+		t.Fatal(err)
+	}
+	log := filepath.Join(out, "node-0", "log")
+	text, err := run(t, "query", "rounds", "--json", "--log", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rounds []struct {
+		Round   int64  `json:"round"`
+		Outcome string `json:"outcome"`
+	}
+	if err := json.Unmarshal([]byte(text), &rounds); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rounds {
+		if r.Outcome != "aborted" {
+			continue
+		}
+		text, err := run(t, "audit", "round", strconv.FormatInt(r.Round, 10), "--log", log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"aborted: tss session failed", "tss signing session", "tss messages:", "failed, culprits ["} {
+			if !strings.Contains(text, want) {
+				t.Errorf("audit lacks %q:\n%s", want, text)
+			}
+		}
+		return
+	}
+	t.Fatalf("node 0 saw no round abort: %s", text)
+}
