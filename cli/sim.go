@@ -31,7 +31,8 @@ func simCommand() *cli.Command {
 			&cli.StringFlag{Name: "byzantine", Usage: "faulty nodes as `KIND@INDEX,...`", EnvVars: envName("sim-byzantine")},
 			&cli.Float64Flag{Name: "drop", Usage: "probability that a message to one receiver is lost", EnvVars: envName("sim-drop")},
 			&cli.DurationFlag{Name: "max-delay", Value: 300 * time.Millisecond, Usage: "largest delivery delay", EnvVars: envName("sim-max-delay")},
-			&cli.BoolFlag{Name: "tss", Usage: "sign with real tss-lib on the committed fixture key of the committee (7/4 or 10/6)", EnvVars: envName("sim-tss")},
+			&cli.BoolFlag{Name: "tss", Usage: "run every tss session for real, on the built-in test key of the committee (5/2, 7/4 or 10/6)", EnvVars: envName("sim-tss")},
+			&cli.IntFlag{Name: "committee", Usage: "how many nodes hold key shares (n; default: all)", EnvVars: envName("sim-committee")},
 			&cli.StringFlag{Name: "fixtures", Usage: "a directory of test keys for --tss (default: the committed ones, built in)", EnvVars: envName("sim-fixtures")},
 			&cli.DurationFlag{Name: "deposit-every", Value: time.Minute, Usage: "mean time between deposits", EnvVars: envName("sim-deposit-every")},
 			&cli.DurationFlag{Name: "keygen-for", Usage: "run keygen epochs this long before the key locks (default: start with a locked key)", EnvVars: envName("sim-keygen-for")},
@@ -54,7 +55,7 @@ func runSim(c *cli.Context) error {
 	cfg := sim.Config{
 		Nodes: c.Int("nodes"), Threshold: c.Int("threshold"), Seed: c.Uint64("seed"),
 		Duration: c.Duration("duration"), Dir: c.String("out"), Drop: c.Float64("drop"), MaxDelay: c.Duration("max-delay"),
-		KeygenFor: c.Duration("keygen-for"), DepositEvery: c.Duration("deposit-every"), TSS: c.Bool("tss"), Fixtures: fixturesFS(c.String("fixtures")),
+		Committee: c.Int("committee"), KeygenFor: c.Duration("keygen-for"), DepositEvery: c.Duration("deposit-every"), TSS: c.Bool("tss"), Fixtures: fixturesFS(c.String("fixtures")),
 	}
 	if cfg.Threshold == 0 {
 		cfg.Threshold = max(1, (cfg.Nodes-1)*2/3)

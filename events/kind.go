@@ -25,29 +25,31 @@ const (
 	KindTSSSessionStarted
 	KindTSSSessionFinished
 	KindKeyPublished
+	KindKeyAnnouncementReceived
 
 	// kindCount is one past the highest kind this version knows.
 	kindCount
 )
 
 var kindNames = [kindCount]string{
-	KindInvalid:              "invalid",
-	KindGenesis:              "genesis",
-	KindTick:                 "tick",
-	KindPingReceived:         "ping-received",
-	KindProposalReceived:     "proposal-received",
-	KindSigningSetReceived:   "signing-set-received",
-	KindChecksumReceived:     "checksum-received",
-	KindKeygenCommitReceived: "keygen-commit-received",
-	KindKVEntryReceived:      "kv-entry-received",
-	KindTSSMessageReceived:   "tss-message-received",
-	KindMessageSent:          "message-sent",
-	KindStakeChecked:         "stake-checked",
-	KindDepositObserved:      "deposit-observed",
-	KindTxConfirmed:          "tx-confirmed",
-	KindTSSSessionStarted:    "tss-session-started",
-	KindTSSSessionFinished:   "tss-session-finished",
-	KindKeyPublished:         "key-published",
+	KindInvalid:                 "invalid",
+	KindGenesis:                 "genesis",
+	KindTick:                    "tick",
+	KindPingReceived:            "ping-received",
+	KindProposalReceived:        "proposal-received",
+	KindSigningSetReceived:      "signing-set-received",
+	KindChecksumReceived:        "checksum-received",
+	KindKeygenCommitReceived:    "keygen-commit-received",
+	KindKVEntryReceived:         "kv-entry-received",
+	KindTSSMessageReceived:      "tss-message-received",
+	KindMessageSent:             "message-sent",
+	KindStakeChecked:            "stake-checked",
+	KindDepositObserved:         "deposit-observed",
+	KindTxConfirmed:             "tx-confirmed",
+	KindTSSSessionStarted:       "tss-session-started",
+	KindTSSSessionFinished:      "tss-session-finished",
+	KindKeyPublished:            "key-published",
+	KindKeyAnnouncementReceived: "key-announcement-received",
 }
 
 // Kinds lists every kind this version can read, in number order.
@@ -105,6 +107,8 @@ func newEvent(k Kind) (Event, error) {
 		return &TSSSessionFinished{}, nil
 	case KindKeyPublished:
 		return &KeyPublished{}, nil
+	case KindKeyAnnouncementReceived:
+		return &KeyAnnouncementReceived{}, nil
 	}
 	return nil, fmt.Errorf("%w: %d (written by a newer metanode?)", ErrUnknownKind, uint16(k))
 }

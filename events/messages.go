@@ -15,6 +15,7 @@ const (
 	TypeKeygenCommit = "keygen"
 	TypeKVEntry      = "kv"
 	TypeTSS          = "tss"
+	TypeKey          = "key"
 )
 
 // Signed is a protocol message as it travelled: the exact body bytes its
@@ -100,6 +101,15 @@ type KVEntry struct {
 	Amount uint64 `msgpack:"a"`
 	Intent []byte `msgpack:"i"`
 	Nonce  []byte `msgpack:"n"`
+}
+
+// KeyAnnouncement is a new key's public data, broadcast by each member
+// of the committee that made it (keygen, or a resharing's new side), so
+// that nodes outside the committee take it too: a node adopts a key that
+// t+1 members of the attempt's committee announce alike.
+type KeyAnnouncement struct {
+	Session Hash         `msgpack:"n"` // the keygen or resharing session (the attempt's commit sum)
+	Key     KeyPublished `msgpack:"k"`
 }
 
 // TSSMessage carries one tss-lib message of one session. Point-to-point

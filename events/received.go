@@ -20,6 +20,8 @@ func ReceivedEvent(m Signed) (Event, error) {
 		return &KVEntryReceived{Msg: m}, nil
 	case TypeTSS:
 		return &TSSMessageReceived{Msg: m}, nil
+	case TypeKey:
+		return &KeyAnnouncementReceived{Msg: m}, nil
 	}
 	return nil, fmt.Errorf("no event for message type %q", m.Type)
 }

@@ -1,6 +1,10 @@
 package events
 
-import "fmt"
+import (
+	"crypto/sha512"
+	"encoding/binary"
+	"fmt"
+)
 
 // Event is one entry of the log. Every event type is a struct of this
 // package; its pointer implements Event.
@@ -41,6 +45,9 @@ type (
 		Msg Signed `msgpack:"m"`
 	}
 	TSSMessageReceived struct {
+		Msg Signed `msgpack:"m"`
+	}
+	KeyAnnouncementReceived struct {
 		Msg Signed `msgpack:"m"`
 	}
 )
@@ -196,6 +203,9 @@ func (*TxConfirmed) Kind() Kind          { return KindTxConfirmed }
 func (*TSSSessionStarted) Kind() Kind    { return KindTSSSessionStarted }
 func (*TSSSessionFinished) Kind() Kind   { return KindTSSSessionFinished }
 func (*KeyPublished) Kind() Kind         { return KindKeyPublished }
+func (*KeyAnnouncementReceived) Kind() Kind {
+	return KindKeyAnnouncementReceived
+}
 
 // Sender returns the signer of a received or sent message, and whether ev
 // carries one.
@@ -223,8 +233,32 @@ func SignedOf(ev Event) (*Signed, bool) {
 		return &e.Msg, true
 	case *TSSMessageReceived:
 		return &e.Msg, true
+	case *KeyAnnouncementReceived:
+		return &e.Msg, true
 	case *MessageSent:
 		return &e.Msg, true
 	}
 	return nil, false
+}
+
+// KeyIDOf is a key's id: SHA-512/256 over "metanode/v1/key", the group
+// key and, per member in committee order, its peer id, share point and
+// share id, each length-prefixed. A regroup keeps the group key but
+// changes the id.
+func KeyIDOf(publicKey []byte, points []SharePoint) Hash {
+	h := sha512.New512_256()
+	write := func(b []byte) {
+		h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(b))))
+		h.Write(b)
+	}
+	h.Write([]byte("metanode/v1/key"))
+	write(publicKey)
+	for _, sp := range points {
+		write([]byte(sp.Peer))
+		write(sp.Point)
+		write(sp.ShareID)
+	}
+	var id Hash
+	h.Sum(id[:0])
+	return id
 }

@@ -24,6 +24,7 @@ var MaxBody = map[string]int{
 	events.TypeKeygenCommit: 256,
 	events.TypeKVEntry:      4 << 10,
 	events.TypeTSS:          1 << 20,
+	events.TypeKey:          64 << 10,
 }
 
 // Validation errors.

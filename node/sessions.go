@@ -433,7 +433,12 @@ func (n *Node) sendTSS(s *session, out []tss.Outgoing, fx *effects) error {
 }
 
 func (n *Node) sendTSSMessage(msg *events.TSSMessage, fx *effects) error {
-	m, err := n.send(events.TypeTSS, msg)
+	return n.sendMessage(events.TypeTSS, msg, fx)
+}
+
+// sendMessage signs and logs a message and queues it for the network.
+func (n *Node) sendMessage(typ string, body any, fx *effects) error {
+	m, err := n.send(typ, body)
 	if err != nil {
 		return err
 	}
@@ -466,6 +471,11 @@ func (n *Node) finishIfDone(s *session, fx *effects) error {
 	}
 	if key != nil {
 		n.cfg.Share = tss.ShareScalar(made)
+		// Nodes outside the committee take the key from t+1 members'
+		// announcements.
+		if err := n.sendMessage(events.TypeKey, &events.KeyAnnouncement{Session: s.duty.Session, Key: *key}, fx); err != nil {
+			return err
+		}
 	}
 	fx.finished = append(fx.finished, sessionOutcome{duty: s.duty, fin: fin, key: key})
 	return nil

@@ -26,6 +26,16 @@ type Attempt struct {
 	Outcome    string            `msgpack:"oc"`
 	Reason     string            `msgpack:"r"`
 	Culprits   []events.PeerID   `msgpack:"cu"`
+	// Announced tallies the key announcements of committee members, per
+	// key id; t+1 alike make every node adopt the key.
+	Announced []KeyTally `msgpack:"an"`
+}
+
+// KeyTally is the committee members that announced one key.
+type KeyTally struct {
+	KeyID events.Hash     `msgpack:"k"`
+	From  []events.PeerID `msgpack:"f"`
+	Seqs  []uint64        `msgpack:"s"` // the announcements' log seqs
 }
 
 // Participants are the peers that must commit: the committee, and for a
@@ -85,6 +95,8 @@ func (c *Committees) Apply(seq uint64, ev events.Event) {
 		c.tick(e.Time)
 	case *events.KeygenCommitReceived:
 		c.onCommit(seq, &e.Msg)
+	case *events.KeyAnnouncementReceived:
+		c.onAnnouncement(seq, &e.Msg)
 	case *events.MessageSent:
 		if e.Msg.Type == events.TypeKeygenCommit && e.Msg.From == c.self {
 			if c.cur != nil {
@@ -173,6 +185,68 @@ func (c *Committees) open(epoch int64, regroup bool) {
 	}
 	a.Sum = CommitSum(epoch, regroup, a.Old, a.Committee)
 	c.cur = a
+}
+
+// attempt finds the attempt whose commit sum is sum: the current one or
+// one in the history, latest first.
+func (c *Committees) attempt(sum events.Hash) *Attempt {
+	if c.cur != nil && c.cur.Sum == sum {
+		return c.cur
+	}
+	for i := len(c.history) - 1; i >= 0; i-- {
+		if c.history[i].Sum == sum {
+			return &c.history[i]
+		}
+	}
+	return nil
+}
+
+// onAnnouncement tallies a committee member's announcement of the key
+// its attempt made. The key must be that attempt's: its committee in
+// order, this network's threshold, an id that matches its content. When
+// t+1 members announced it alike, a node that does not have it yet (it
+// is outside the committee, or its own session failed) adopts it, and an
+// attempt this node only watched is recorded as a success.
+func (c *Committees) onAnnouncement(seq uint64, m *events.Signed) {
+	var ann events.KeyAnnouncement
+	if events.Unmarshal(m.Body, &ann) != nil {
+		return
+	}
+	a := c.attempt(ann.Session)
+	if a == nil || a.Sum == (events.Hash{}) || !slices.Contains(a.Committee, m.From) {
+		return
+	}
+	key := &ann.Key
+	if key.Threshold != c.params.Threshold || len(key.PublicKey) == 0 || len(key.SharePoints) != len(a.Committee) ||
+		key.KeyID != events.KeyIDOf(key.PublicKey, key.SharePoints) {
+		return
+	}
+	for i, sp := range key.SharePoints {
+		if sp.Peer != a.Committee[i] {
+			return
+		}
+	}
+	i := slices.IndexFunc(a.Announced, func(t KeyTally) bool { return t.KeyID == key.KeyID })
+	if i < 0 {
+		a.Announced = append(a.Announced, KeyTally{KeyID: key.KeyID})
+		i = len(a.Announced) - 1
+	}
+	tally := &a.Announced[i]
+	if slices.Contains(tally.From, m.From) {
+		return
+	}
+	tally.From = append(tally.From, m.From)
+	tally.Seqs = append(tally.Seqs, seq)
+	if len(tally.From) < c.params.Threshold+1 || c.keys.Known(key.KeyID) {
+		return
+	}
+	c.keys.adopt(key)
+	if a.Session == nil && a.Outcome != "success" {
+		a.Outcome, a.Reason = "success", "announced by t+1 committee members"
+		if a == c.cur {
+			c.finish()
+		}
+	}
 }
 
 func (c *Committees) finish() {

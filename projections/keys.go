@@ -3,6 +3,7 @@ package projections
 import (
 	"bytes"
 	"fmt"
+	"slices"
 
 	"github.com/metanode/metanode/events"
 )
@@ -17,10 +18,20 @@ type Keys struct {
 // Apply implements Projection.
 func (k *Keys) Apply(_ uint64, ev events.Event) {
 	if e, ok := ev.(*events.KeyPublished); ok {
-		k.current = e
-		k.history = append(k.history, e.KeyID)
+		k.adopt(e)
 	}
 }
+
+// adopt makes key the current one: published here, or announced by t+1
+// members of the committee that made it (Committees).
+func (k *Keys) adopt(key *events.KeyPublished) {
+	k.current = key
+	k.history = append(k.history, key.KeyID)
+}
+
+// Known reports whether a key was ever current here: an announcement of
+// a key this node already had never rolls it back.
+func (k *Keys) Known(id events.Hash) bool { return slices.Contains(k.history, id) }
 
 // Current returns the current key, if one was published.
 func (k *Keys) Current() (*events.KeyPublished, bool) {

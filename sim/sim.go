@@ -28,6 +28,8 @@ import (
 type Config struct {
 	Nodes     int
 	Threshold int
+	// Committee is how many nodes hold shares (n); default: all of them.
+	Committee int
 	Seed      uint64
 	Duration  time.Duration
 	// Dir receives each node's data under Dir/node-<i>.
@@ -55,11 +57,18 @@ var Start = time.Date(2025, 12, 31, 23, 50, 0, 0, time.UTC)
 
 // Params are the protocol parameters of a run.
 func (c Config) Params() events.Params {
-	p := events.DefaultParams(c.Nodes, c.Threshold)
+	p := events.DefaultParams(c.committee(), c.Threshold)
 	p.Network = "sim"
 	p.KeygenUntil = events.TimeOf(c.start().Add(c.KeygenFor))
 	p.RefundAfter = 10 * time.Minute
 	return p
+}
+
+func (c Config) committee() int {
+	if c.Committee == 0 {
+		return c.Nodes
+	}
+	return c.Committee
 }
 
 func (c Config) start() time.Time {
@@ -73,8 +82,11 @@ func (c Config) validate() error {
 	if c.Nodes < 2 {
 		return fmt.Errorf("sim: %d nodes: need at least 2", c.Nodes)
 	}
-	if c.Threshold < 1 || c.Threshold >= c.Nodes {
-		return fmt.Errorf("sim: threshold t=%d: need 1 <= t < nodes=%d", c.Threshold, c.Nodes)
+	if c.Committee < 0 || c.Committee > c.Nodes {
+		return fmt.Errorf("sim: committee of %d: need at most the %d nodes", c.Committee, c.Nodes)
+	}
+	if c.Threshold < 1 || c.Threshold >= c.committee() {
+		return fmt.Errorf("sim: threshold t=%d: need 1 <= t < committee=%d", c.Threshold, c.committee())
 	}
 	if c.Duration <= 0 {
 		return errors.New("sim: duration must be positive")

@@ -31,11 +31,9 @@ import (
 //   - tss-lib's randomness, seeded per node, session and side: tss-lib v3
 //     then runs reproducibly, so one seed gives one run.
 //   - The chain: a signature that verifies under the group key confirms
-//     its tx; and, standing in for a key announcement the protocol does
-//     not have yet, a key made by the new committee is recorded by every
-//     node outside it.
+//     its tx.
 type tssState struct {
-	fixtures  []keygen.LocalPartySaveData // by node index
+	fixtures  []keygen.LocalPartySaveData // party i's for node i (i mod n beyond the committee)
 	announced map[events.Hash]bool
 	keys      []*events.KeyPublished // in the order they were made
 }
@@ -47,7 +45,7 @@ func (s *Sim) loadTSS() error {
 	if fsys == nil {
 		fsys = fixtures.FS
 	}
-	keys, err := tss.LoadFixtures(fsys, s.cfg.Nodes, s.cfg.Threshold)
+	keys, err := tss.LoadFixtures(fsys, s.cfg.committee(), s.cfg.Threshold)
 	if err != nil {
 		return fmt.Errorf("sim --tss: %w", err)
 	}
@@ -55,8 +53,9 @@ func (s *Sim) loadTSS() error {
 	if s.cfg.KeygenFor > 0 {
 		return nil
 	}
-	parties := make([]tss.Party, len(s.nodes))
-	for i, n := range s.nodes {
+	parties := make([]tss.Party, len(keys))
+	for i := range keys {
+		n := s.nodes[i]
 		parties[i] = tss.Party{Peer: n.id, Key: keys[i].ShareID}
 		n.share = tss.ShareScalar(&keys[i])
 	}
@@ -80,8 +79,8 @@ func (s *Sim) nodeTSS(n *simNode, dir string) (*node.TSS, error) {
 	if err != nil {
 		return nil, err
 	}
-	fixture := s.tss.fixtures[n.index]
-	if s.key != nil {
+	fixture := s.tss.fixtures[n.index%len(s.tss.fixtures)]
+	if s.key != nil && n.index < len(s.tss.fixtures) {
 		if err := store.Save(s.key.KeyID, &fixture); err != nil {
 			return nil, err
 		}
@@ -103,8 +102,8 @@ func (s *Sim) nodeTSS(n *simNode, dir string) (*node.TSS, error) {
 	}, nil
 }
 
-// tssFinished plays the chain and the key announcement for a node's
-// session outcome.
+// tssFinished plays the chain for a node's session outcome, and notes
+// the keys the committees make.
 func (s *Sim) tssFinished(n *simNode, d projections.Duty, fin *events.TSSSessionFinished, key *events.KeyPublished) {
 	if fin.Outcome != events.OutcomeSuccess {
 		return
@@ -120,7 +119,7 @@ func (s *Sim) tssFinished(n *simNode, d projections.Duty, fin *events.TSSSession
 			return
 		}
 		s.confirmed[d.Session] = true
-		s.recordAll(&events.TxConfirmed{Chain: "sim", TxID: d.Session.String(), Height: uint64(s.now.Std().Unix()), Confirmations: 1, Spends: s.spends[d.Session]}, nil)
+		s.recordAll(&events.TxConfirmed{Chain: "sim", TxID: d.Session.String(), Height: uint64(s.now.Std().Unix()), Confirmations: 1, Spends: s.spends[d.Session]})
 	default:
 		if key == nil || s.tss.announced[key.KeyID] {
 			return
@@ -128,18 +127,12 @@ func (s *Sim) tssFinished(n *simNode, d projections.Duty, fin *events.TSSSession
 		s.tss.announced[key.KeyID] = true
 		s.tss.keys = append(s.tss.keys, key)
 		s.key = key
-		s.recordAll(key, func(peer events.PeerID) bool {
-			return !slices.ContainsFunc(key.SharePoints, func(sp events.SharePoint) bool { return sp.Peer == peer })
-		})
 	}
 }
 
-// recordAll records a world event in every node, or those that want it.
-func (s *Sim) recordAll(ev events.Event, want func(events.PeerID) bool) {
+// recordAll records a world event in every node.
+func (s *Sim) recordAll(ev events.Event) {
 	for _, n := range s.nodes {
-		if want != nil && !want(n.id) {
-			continue
-		}
 		if err := n.node.Record(ev); err != nil {
 			s.fail(fmt.Errorf("node %d: %w", n.index, err))
 		}

@@ -87,14 +87,16 @@ func logKinds(t *testing.T, res *sim.Result, i int) map[events.Kind]int {
 	return kinds
 }
 
-// TestRealKeygenAndRegroup: five nodes without a key run a real keygen
-// (fixture pre-parameters) until keygen_until, then the 00:00 UTC regroup
-// reshares the key for real: the group key stays, the key id and shares
-// change, and the new committee's shares sign (every signature is checked
-// under the group key as it is made). Every node's log replays to its
-// state and passes replay --verify.
+// TestRealKeygenAndRegroup: six nodes without a key, a committee of
+// five, run a real keygen (fixture pre-parameters) until keygen_until,
+// then the 00:00 UTC regroup reshares the key for real: the group key
+// stays, the key id and shares change, and the new committee's shares
+// sign (every signature is checked under the group key as it is made).
+// The node outside the committee takes each key from the members'
+// announcements. Every log replays to its node's state and passes
+// replay --verify.
 func TestRealKeygenAndRegroup(t *testing.T) {
-	res := run(t, sim.Config{Nodes: 5, Threshold: 2, Duration: 12 * time.Minute, KeygenFor: 6 * time.Minute, TSS: true,
+	res := run(t, sim.Config{Nodes: 6, Committee: 5, Threshold: 2, Duration: 12 * time.Minute, KeygenFor: 6 * time.Minute, TSS: true,
 		DepositEvery: 15 * time.Second})
 	var keygens, regroups int
 	for _, a := range res.Attempts {
@@ -116,6 +118,7 @@ func TestRealKeygenAndRegroup(t *testing.T) {
 	if before.PublicKey != after.PublicKey || before.Address != after.Address || before.KeyID == after.KeyID {
 		t.Fatalf("regroup: %+v -> %+v: want the same group key and vault, a new key id", before, after)
 	}
+	outsiders := 0
 	for _, i := range honest(res) {
 		state, hash := foldNode(t, res, i)
 		if hash.String() != res.Nodes[i].StateHash {
@@ -124,6 +127,16 @@ func TestRealKeygenAndRegroup(t *testing.T) {
 		if key, ok := state.Keys.Current(); !ok || key.KeyID.String() != after.KeyID {
 			t.Fatalf("node %d does not hold the regroup's key", i)
 		}
+		if !slices.Contains(after.Members, i) {
+			outsiders++
+			if kinds := logKinds(t, res, i); kinds[events.KindKeyPublished] != 0 || kinds[events.KindKeyAnnouncementReceived] == 0 {
+				t.Fatalf("node %d, outside the committee: %d keys published, %d announcements: want the key from announcements only",
+					i, kinds[events.KindKeyPublished], kinds[events.KindKeyAnnouncementReceived])
+			}
+		}
+	}
+	if outsiders != 1 {
+		t.Fatalf("%d nodes outside the committee of %v, want 1", outsiders, after.Members)
 	}
 	// A signing session started after node 0 took the regroup's key, and
 	// succeeded: the new shares sign.

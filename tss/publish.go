@@ -1,7 +1,6 @@
 package tss
 
 import (
-	"crypto/sha512"
 	"fmt"
 	"math/big"
 
@@ -23,8 +22,8 @@ func compressed(p *crypto.ECPoint) ([]byte, error) {
 
 // PublishKey builds the public data of a key from any member's save data:
 // the group public key, each committee member's share point X_j (from
-// tss-lib's BigXj, matched by party key) in committee order, and the key
-// id, H(public key || share points), which changes with every regroup.
+// tss-lib's BigXj, matched by party key) with its share id in committee
+// order, and the key id (events.KeyIDOf), which changes with every regroup.
 // Address stays empty until the chain adapter derives the vault's.
 func PublishKey(save *keygen.LocalPartySaveData, committee []Party, threshold int) (*events.KeyPublished, error) {
 	pub, err := compressed(save.ECDSAPub)
@@ -32,9 +31,6 @@ func PublishKey(save *keygen.LocalPartySaveData, committee []Party, threshold in
 		return nil, fmt.Errorf("publish key: group key: %w", err)
 	}
 	key := &events.KeyPublished{PublicKey: pub, Threshold: threshold}
-	h := sha512.New512_256()
-	h.Write([]byte("metanode/v1/key"))
-	h.Write(pub)
 	for _, member := range committee {
 		j := -1
 		for i, k := range save.Ks {
@@ -50,9 +46,8 @@ func PublishKey(save *keygen.LocalPartySaveData, committee []Party, threshold in
 			return nil, fmt.Errorf("publish key: share point of %s: %w", member.Peer.Short(), err)
 		}
 		key.SharePoints = append(key.SharePoints, events.SharePoint{Peer: member.Peer, Point: point, ShareID: save.Ks[j].Bytes()})
-		h.Write(point)
 	}
-	h.Sum(key.KeyID[:0])
+	key.KeyID = events.KeyIDOf(pub, key.SharePoints)
 	return key, nil
 }
 

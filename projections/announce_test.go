@@ -1,0 +1,122 @@
+package projections_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/metanode/metanode/events"
+	"github.com/metanode/metanode/events/eventstest"
+	"github.com/metanode/metanode/projections"
+)
+
+// watcher is the state of node 9, outside a committee of peers 0, 1, 2
+// (n=3, t=1) whose keygen attempt has just opened.
+type watcher struct {
+	t     *testing.T
+	state *projections.State
+	seq   uint64
+	now   events.Time
+}
+
+func (w *watcher) apply(ev events.Event) {
+	w.seq++
+	w.state.Apply(w.seq, ev)
+}
+
+func newWatcher(t *testing.T) (*watcher, *projections.Attempt) {
+	params := events.DefaultParams(3, 1)
+	params.Network, params.NodeID, params.MinStake = "testnet", eventstest.Peer(9), 1
+	params.KeygenUntil = eventstest.Epoch.Add(time.Hour)
+	w := &watcher{t: t, state: projections.NewState(), now: eventstest.Epoch.Add(-2 * time.Second)}
+	w.apply(&events.Genesis{Params: params})
+	w.apply(&events.Tick{Time: w.now})
+	for peer := range 3 {
+		body, err := events.Marshal(nil, &events.Ping{PeerID: eventstest.Peer(peer), Seq: 1, Time: w.now, StakeTx: stakeTx(peer)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.apply(&events.PingReceived{Msg: eventstest.Signed(events.TypePing, peer, body)})
+		w.apply(&events.StakeChecked{Peer: eventstest.Peer(peer), StakeTx: stakeTx(peer), Found: true, Confirmed: true,
+			ConfirmedAt: w.now.Add(-old - time.Duration(peer)*time.Hour), Amount: 100, BoundPeer: eventstest.Peer(peer)})
+	}
+	w.now = eventstest.Epoch // a keygen epoch boundary
+	w.apply(&events.Tick{Time: w.now})
+	a := w.state.Committees.Current()
+	if a == nil || len(a.Committee) != 3 {
+		t.Fatalf("no keygen attempt with a committee of 3 opened: %+v", a)
+	}
+	return w, a
+}
+
+// newKey is a key of the attempt's committee, its id matching.
+func newKey(a *projections.Attempt, label string) events.KeyPublished {
+	key := events.KeyPublished{PublicKey: eventstest.Bytes("pub/"+label, 33), Threshold: 1}
+	for i, p := range a.Committee {
+		key.SharePoints = append(key.SharePoints, events.SharePoint{Peer: p, Point: eventstest.Bytes(label+"/x", 33+i), ShareID: eventstest.Bytes(label+"/id", 32+i)})
+	}
+	key.KeyID = events.KeyIDOf(key.PublicKey, key.SharePoints)
+	return key
+}
+
+func (w *watcher) announce(from events.PeerID, session events.Hash, key events.KeyPublished) {
+	body, err := events.Marshal(nil, &events.KeyAnnouncement{Session: session, Key: key})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	i := -1
+	for j := range 10 {
+		if eventstest.Peer(j) == from {
+			i = j
+		}
+	}
+	w.apply(&events.KeyAnnouncementReceived{Msg: eventstest.Signed(events.TypeKey, i, body)})
+}
+
+func (w *watcher) current() (events.Hash, bool) {
+	key, ok := w.state.Keys.Current()
+	if !ok {
+		return events.Hash{}, false
+	}
+	return key.KeyID, true
+}
+
+// TestKeyAnnouncements: a node outside the committee adopts the key t+1
+// committee members announce alike, and nothing less: not one member
+// twice, not outsiders, not another attempt's session, not a key whose
+// committee or id does not match, and never a key it already had.
+func TestKeyAnnouncements(t *testing.T) {
+	w, a := newWatcher(t)
+	key := newKey(a, "k1")
+	member := func(i int) events.PeerID { return a.Committee[i] }
+
+	w.announce(member(0), a.Sum, key)
+	w.announce(member(0), a.Sum, key)                    // the same member again
+	w.announce(eventstest.Peer(7), a.Sum, key)           // not a member
+	w.announce(member(1), eventstest.Hash("other"), key) // another session
+	reordered := key                                     // the committee out of order
+	reordered.SharePoints = []events.SharePoint{key.SharePoints[1], key.SharePoints[0], key.SharePoints[2]}
+	reordered.KeyID = events.KeyIDOf(reordered.PublicKey, reordered.SharePoints)
+	w.announce(member(1), a.Sum, reordered)
+	forged := key // an id that does not match the content
+	forged.PublicKey = eventstest.Bytes("pub/forged", 33)
+	w.announce(member(1), a.Sum, forged)
+	if _, ok := w.current(); ok {
+		t.Fatal("adopted a key on fewer than t+1 valid announcements")
+	}
+
+	w.announce(member(1), a.Sum, key)
+	if id, ok := w.current(); !ok || id != key.KeyID {
+		t.Fatal("did not adopt the key two members (t+1) announced")
+	}
+	if got := w.state.Committees.History(); len(got) == 0 || got[len(got)-1].Outcome != "success" {
+		t.Fatalf("the watched attempt is not recorded as a success: %+v", got)
+	}
+
+	// A later key, then the first one's last announcement: no rollback.
+	later := newKey(a, "k2")
+	w.apply(&later)
+	w.announce(member(2), a.Sum, key)
+	if id, _ := w.current(); id != later.KeyID {
+		t.Fatal("an announcement of an earlier key rolled the current key back")
+	}
+}
