@@ -30,6 +30,7 @@ func simCommand() *cli.Command {
 			&cli.StringFlag{Name: "out", Usage: "directory for the nodes' logs (must be empty or new)", Required: true, EnvVars: envName("sim-out")},
 			&cli.StringFlag{Name: "byzantine", Usage: "faulty nodes as `KIND@INDEX,...`", EnvVars: envName("sim-byzantine")},
 			&cli.Float64Flag{Name: "drop", Usage: "probability that a message to one receiver is lost", EnvVars: envName("sim-drop")},
+			&cli.Float64Flag{Name: "drop-tss", Usage: "the same for tss messages only, on top of --drop", EnvVars: envName("sim-drop-tss")},
 			&cli.DurationFlag{Name: "max-delay", Value: 300 * time.Millisecond, Usage: "largest delivery delay", EnvVars: envName("sim-max-delay")},
 			&cli.BoolFlag{Name: "tss", Usage: "run every tss session for real, on the built-in test key of the committee (5/2, 7/4 or 10/6)", EnvVars: envName("sim-tss")},
 			&cli.IntFlag{Name: "committee", Usage: "how many nodes hold key shares (n; default: all)", EnvVars: envName("sim-committee")},
@@ -54,7 +55,7 @@ func behaviours() string {
 func runSim(c *cli.Context) error {
 	cfg := sim.Config{
 		Nodes: c.Int("nodes"), Threshold: c.Int("threshold"), Seed: c.Uint64("seed"),
-		Duration: c.Duration("duration"), Dir: c.String("out"), Drop: c.Float64("drop"), MaxDelay: c.Duration("max-delay"),
+		Duration: c.Duration("duration"), Dir: c.String("out"), Drop: c.Float64("drop"), DropTSS: c.Float64("drop-tss"), MaxDelay: c.Duration("max-delay"),
 		Committee: c.Int("committee"), KeygenFor: c.Duration("keygen-for"), DepositEvery: c.Duration("deposit-every"), TSS: c.Bool("tss"), Fixtures: fixturesFS(c.String("fixtures")),
 	}
 	if cfg.Threshold == 0 {

@@ -75,8 +75,11 @@ type Node struct {
 	sessions   map[events.Hash]*session
 	early      map[events.Hash]*earlyMessages
 	earlyCount int
-	ended      map[events.Hash]events.Time
-	keys       map[events.Hash]*keygen.LocalPartySaveData
+	ended      map[events.Hash]*endedSession
+	// tssSeen: the tss envelopes logged lately (sender and signature),
+	// so a retransmission is not logged twice.
+	tssSeen map[events.Hash]events.Time
+	keys    map[events.Hash]*keygen.LocalPartySaveData
 	// receiveErr is a failure while answering a received message (the log
 	// refused a write); the next Tick returns it.
 	receiveErr error
@@ -111,8 +114,9 @@ func Open(dir string, cfg Config) (*Node, error) {
 		cfg.Validate = net.Validate
 	}
 	n := &Node{id: events.PeerID(pid), key: key, store: store, cfg: cfg, state: projections.NewState(),
-		sessions: map[events.Hash]*session{}, early: map[events.Hash]*earlyMessages{}, ended: map[events.Hash]events.Time{},
-		keys: map[events.Hash]*keygen.LocalPartySaveData{}}
+		sessions: map[events.Hash]*session{}, early: map[events.Hash]*earlyMessages{}, ended: map[events.Hash]*endedSession{},
+		tssSeen: map[events.Hash]events.Time{},
+		keys:    map[events.Hash]*keygen.LocalPartySaveData{}}
 	if err := n.restore(cfg.Params); err != nil {
 		store.Close()
 		return nil, err
@@ -430,6 +434,9 @@ func (n *Node) Receive(msgs ...events.Signed) {
 }
 
 func (n *Node) receive(evs []events.Event, fx *effects) {
+	if n.cfg.TSS != nil {
+		evs = n.dropRetransmissions(evs, fx)
+	}
 	if err := n.recordAll(evs); err != nil {
 		if !errors.Is(err, events.ErrClosed) {
 			// The log refused a write (disk full, I/O error): the messages

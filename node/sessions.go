@@ -1,6 +1,7 @@
 package node
 
 import (
+	"crypto/sha512"
 	"errors"
 	"fmt"
 	"io"
@@ -39,8 +40,29 @@ type TSS struct {
 // it has not started yet (its peers may start a moment sooner).
 const MaxEarlyTSSMessages = 4096
 
-// earlyTTL is how long a message for a session not started here waits.
+// earlyTTL is how long a message for a session not started here waits,
+// and how long an ended session still answers retransmissions.
 const earlyTTL = 2 * time.Minute
+
+// tssResendAfter: a session that has received nothing new for this long
+// sends all its messages again (messages travel in well under a second). tss-lib runs in rounds, so when one
+// message is lost every party soon waits, and all resend; receivers drop
+// what they already have. A party that already finished answers a
+// retransmission with its own messages, so a lost last message is
+// recovered too. (Gossip may lose messages; one lost message must not
+// time a session out and block honest peers.)
+const tssResendAfter = 2 * time.Second
+
+// seenTTL is how long a logged tss envelope is remembered.
+const seenTTL = 10 * time.Minute
+
+// endedSession is what a node keeps of a session it finished: until when,
+// and its messages, to answer retransmissions.
+type endedSession struct {
+	until  events.Time
+	sent   []events.Signed
+	resent events.Time
+}
 
 // session is one tss session this node takes part in: one party, or in
 // a resharing where it is on both sides two.
@@ -51,6 +73,11 @@ type session struct {
 	keyParts []keyPart // keygen: one; resharing: one per side this node is on
 	// oldKey is the key a resharing hands on (its threshold and committee).
 	oldKey *events.KeyPublished
+	// sent: every message this node sent in the session, for resending;
+	// progress: when a new message last arrived; resent: the last resend.
+	sent     []events.Signed
+	progress events.Time
+	resent   events.Time
 }
 
 type keyPart struct {
@@ -178,6 +205,7 @@ func (n *Node) openSession(d projections.Duty, fx *effects) error {
 	default:
 		return fmt.Errorf("duty %s: not a tss session", d.Kind)
 	}
+	s.progress = now
 	n.sessions[d.Session] = s
 	var out []tss.Outgoing
 	for _, p := range s.parts() {
@@ -384,6 +412,7 @@ func targetSides(toOld, toNew bool) []tss.Side {
 // deliver feeds one message to every party of a session and sends what
 // they answer.
 func (n *Node) deliver(s *session, in tss.Incoming, fx *effects) error {
+	s.progress = n.state.Summary.LastTick
 	var out []tss.Outgoing
 	for _, p := range s.parts() {
 		out = append(out, p.Deliver(in)...)
@@ -410,7 +439,7 @@ func (n *Node) sendTSS(s *session, out []tss.Outgoing, fx *effects) error {
 		msg := events.TSSMessage{Session: o.Session, Broadcast: o.Broadcast, FromSide: uint8(o.FromSide), ToOld: o.ToOld, ToNew: o.ToNew}
 		if o.Broadcast || len(o.To) == 0 {
 			msg.To, msg.Payload = o.To, o.Payload
-			if err := n.sendTSSMessage(&msg, fx); err != nil {
+			if err := n.sendTSSMessage(s, &msg, fx); err != nil {
 				return err
 			}
 			continue
@@ -424,7 +453,7 @@ func (n *Node) sendTSS(s *session, out []tss.Outgoing, fx *effects) error {
 				return err
 			}
 			msg.To, msg.Payload = []events.PeerID{to}, sealed
-			if err := n.sendTSSMessage(&msg, fx); err != nil {
+			if err := n.sendTSSMessage(s, &msg, fx); err != nil {
 				return err
 			}
 		}
@@ -432,8 +461,51 @@ func (n *Node) sendTSS(s *session, out []tss.Outgoing, fx *effects) error {
 	return nil
 }
 
-func (n *Node) sendTSSMessage(msg *events.TSSMessage, fx *effects) error {
-	return n.sendMessage(events.TypeTSS, msg, fx)
+func (n *Node) sendTSSMessage(s *session, msg *events.TSSMessage, fx *effects) error {
+	m, err := n.send(events.TypeTSS, msg)
+	if err != nil {
+		return err
+	}
+	s.sent = append(s.sent, *m)
+	fx.publish = append(fx.publish, *m)
+	return nil
+}
+
+// envelopeID names a signed message: Ed25519 signatures are
+// deterministic and bind the body, so sender and signature are enough.
+func envelopeID(m *events.Signed) events.Hash {
+	return sha512.Sum512_256(append([]byte(m.From), m.Sig...))
+}
+
+// dropRetransmissions takes out the tss messages this node has logged
+// already. One for a session that ended here comes from a party still
+// waiting: the node sends its own messages of that session again (at
+// most every tssResendAfter).
+func (n *Node) dropRetransmissions(evs []events.Event, fx *effects) []events.Event {
+	now := n.state.Summary.LastTick
+	kept := evs[:0]
+	for _, ev := range evs {
+		e, ok := ev.(*events.TSSMessageReceived)
+		if !ok {
+			kept = append(kept, ev)
+			continue
+		}
+		id := envelopeID(&e.Msg)
+		if _, dup := n.tssSeen[id]; !dup {
+			n.tssSeen[id] = now
+			kept = append(kept, ev)
+			continue
+		}
+		var msg events.TSSMessage
+		if events.Unmarshal(e.Msg.Body, &msg) != nil {
+			continue
+		}
+		if ended, ok := n.ended[msg.Session]; ok && len(ended.sent) > 0 && now.Sub(ended.resent) >= tssResendAfter {
+			ended.resent = now
+			fx.publish = append(fx.publish, ended.sent...)
+		}
+	}
+	return kept
 }
 
 // sendMessage signs and logs a message and queues it for the network.
@@ -455,7 +527,7 @@ func (n *Node) finishIfDone(s *session, fx *effects) error {
 		return nil
 	}
 	delete(n.sessions, s.duty.Session)
-	n.ended[s.duty.Session] = s.deadline
+	n.ended[s.duty.Session] = &endedSession{until: s.deadline, sent: s.sent}
 	evs := []events.Event{fin}
 	var key *events.KeyPublished
 	if made != nil {
@@ -519,6 +591,10 @@ func (n *Node) expireSessions(now events.Time, fx *effects) error {
 	for _, id := range ids {
 		s := n.sessions[id]
 		if now < s.deadline {
+			if now.Sub(s.progress) >= tssResendAfter && now.Sub(s.resent) >= tssResendAfter {
+				s.resent = now
+				fx.publish = append(fx.publish, s.sent...)
+			}
 			continue
 		}
 		for _, p := range s.parts() {
@@ -534,9 +610,14 @@ func (n *Node) expireSessions(now events.Time, fx *effects) error {
 			delete(n.early, id)
 		}
 	}
-	for id, deadline := range n.ended {
-		if now.Sub(deadline) > earlyTTL {
+	for id, ended := range n.ended {
+		if now.Sub(ended.until) > earlyTTL {
 			delete(n.ended, id)
+		}
+	}
+	for id, seen := range n.tssSeen {
+		if now.Sub(seen) > seenTTL {
+			delete(n.tssSeen, id)
 		}
 	}
 	return nil

@@ -36,6 +36,7 @@ type Config struct {
 	Dir        string
 	Faults     []Fault
 	Drop       float64       // probability a message to one receiver is lost
+	DropTSS    float64       // the same for tss messages only (on top of Drop)
 	MaxDelay   time.Duration // delivery delay, uniform in [0, MaxDelay]
 	Partitions []Partition
 	// DepositEvery is the mean time between deposits (default 1 min).
@@ -96,8 +97,8 @@ func (c Config) validate() error {
 			return fmt.Errorf("sim: %s@%d: there are only %d nodes", f.Behaviour, f.Node, c.Nodes)
 		}
 	}
-	if c.Drop < 0 || c.Drop >= 1 {
-		return fmt.Errorf("sim: drop %v: want 0 <= drop < 1", c.Drop)
+	if c.Drop < 0 || c.Drop >= 1 || c.DropTSS < 0 || c.DropTSS >= 1 {
+		return fmt.Errorf("sim: drop %v, tss drop %v: want 0 <= drop < 1", c.Drop, c.DropTSS)
 	}
 	return c.Params().Validate()
 }
@@ -526,7 +527,11 @@ func (s *Sim) startSession(n *simNode, d projections.Duty) {
 func (s *Sim) publish(from *simNode, m events.Signed) {
 	for _, out := range s.misbehave(from, m) {
 		for _, to := range s.nodes {
-			if to == from || s.cut(from.index, to.index) || s.rng.Float64() < s.cfg.Drop {
+			drop := s.cfg.Drop
+			if out.Type == events.TypeTSS {
+				drop = 1 - (1-drop)*(1-s.cfg.DropTSS)
+			}
+			if to == from || s.cut(from.index, to.index) || s.rng.Float64() < drop {
 				continue
 			}
 			s.sendSeq++

@@ -3,12 +3,13 @@ package tss
 import (
 	"crypto/ecdh"
 	"crypto/ed25519"
-	"crypto/rand"
+	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/sha512"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"filippo.io/edwards25519"
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -103,11 +104,15 @@ func Seal(self crypto.PrivKey, to events.PeerID, session events.Hash, payload []
 	if err != nil {
 		return nil, err
 	}
-	nonce := make([]byte, chacha20poly1305.NonceSizeX)
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, err
-	}
-	return aead.Seal(nonce, nonce, payload, sealAAD(session, from, to)), nil
+	// The nonce is derived from the key and the payload (as in SIV): the
+	// key is unique to (session, sender, recipient), so a nonce repeats
+	// only with its payload, and a message sealed twice (a retransmission,
+	// or a seeded simulation's rerun) is the same bytes.
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte("metanode/v1/tss-p2p-nonce"))
+	mac.Write(payload)
+	nonce := mac.Sum(nil)[:chacha20poly1305.NonceSizeX]
+	return aead.Seal(slices.Clone(nonce), nonce, payload, sealAAD(session, from, to)), nil
 }
 
 // Open decrypts a payload sealed by from to the holder of self.
