@@ -76,9 +76,11 @@ type Node struct {
 	early      map[events.Hash]*earlyMessages
 	earlyCount int
 	ended      map[events.Hash]*endedSession
-	// tssSeen: the tss envelopes logged lately (sender and signature),
-	// so a retransmission is not logged twice.
-	tssSeen map[events.Hash]events.Time
+	// seen: the envelopes of deduplicated types logged lately (sender and
+	// signature), so a retransmission is not logged twice; resends: sent
+	// round and commit messages due for retransmission.
+	seen    map[events.Hash]events.Time
+	resends []resend
 	keys    map[events.Hash]*keygen.LocalPartySaveData
 	// receiveErr is a failure while answering a received message (the log
 	// refused a write); the next Tick returns it.
@@ -115,8 +117,8 @@ func Open(dir string, cfg Config) (*Node, error) {
 	}
 	n := &Node{id: events.PeerID(pid), key: key, store: store, cfg: cfg, state: projections.NewState(),
 		sessions: map[events.Hash]*session{}, early: map[events.Hash]*earlyMessages{}, ended: map[events.Hash]*endedSession{},
-		tssSeen: map[events.Hash]events.Time{},
-		keys:    map[events.Hash]*keygen.LocalPartySaveData{}}
+		seen: map[events.Hash]events.Time{},
+		keys: map[events.Hash]*keygen.LocalPartySaveData{}}
 	if err := n.restore(cfg.Params); err != nil {
 		store.Close()
 		return nil, err
@@ -263,9 +265,13 @@ func (n *Node) handle(ev events.Event, fx *effects) error {
 	if err := n.record(ev); err != nil {
 		return err
 	}
-	if tick, ok := ev.(*events.Tick); ok && n.cfg.TSS != nil {
-		if err := n.expireSessions(tick.Time, fx); err != nil {
-			return err
+	if tick, ok := ev.(*events.Tick); ok {
+		n.resendDue(tick.Time, fx)
+		n.forgetSeen(tick.Time)
+		if n.cfg.TSS != nil {
+			if err := n.expireSessions(tick.Time, fx); err != nil {
+				return err
+			}
 		}
 	}
 	// Executing a duty records an event, which may make another due (a
@@ -366,6 +372,7 @@ func (n *Node) execute(d projections.Duty, fx *effects) error {
 		return err
 	}
 	fx.publish = append(fx.publish, *m)
+	n.scheduleResend(*m)
 	return nil
 }
 
@@ -434,9 +441,7 @@ func (n *Node) Receive(msgs ...events.Signed) {
 }
 
 func (n *Node) receive(evs []events.Event, fx *effects) {
-	if n.cfg.TSS != nil {
-		evs = n.dropRetransmissions(evs, fx)
-	}
+	evs = n.dropRepeats(evs, fx)
 	if err := n.recordAll(evs); err != nil {
 		if !errors.Is(err, events.ErrClosed) {
 			// The log refused a write (disk full, I/O error): the messages

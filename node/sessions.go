@@ -1,7 +1,6 @@
 package node
 
 import (
-	"crypto/sha512"
 	"errors"
 	"fmt"
 	"io"
@@ -471,41 +470,21 @@ func (n *Node) sendTSSMessage(s *session, msg *events.TSSMessage, fx *effects) e
 	return nil
 }
 
-// envelopeID names a signed message: Ed25519 signatures are
-// deterministic and bind the body, so sender and signature are enough.
-func envelopeID(m *events.Signed) events.Hash {
-	return sha512.Sum512_256(append([]byte(m.From), m.Sig...))
-}
-
-// dropRetransmissions takes out the tss messages this node has logged
-// already. One for a session that ended here comes from a party still
-// waiting: the node sends its own messages of that session again (at
-// most every tssResendAfter).
-func (n *Node) dropRetransmissions(evs []events.Event, fx *effects) []events.Event {
-	now := n.state.Summary.LastTick
-	kept := evs[:0]
-	for _, ev := range evs {
-		e, ok := ev.(*events.TSSMessageReceived)
-		if !ok {
-			kept = append(kept, ev)
-			continue
-		}
-		id := envelopeID(&e.Msg)
-		if _, dup := n.tssSeen[id]; !dup {
-			n.tssSeen[id] = now
-			kept = append(kept, ev)
-			continue
-		}
-		var msg events.TSSMessage
-		if events.Unmarshal(e.Msg.Body, &msg) != nil {
-			continue
-		}
-		if ended, ok := n.ended[msg.Session]; ok && len(ended.sent) > 0 && now.Sub(ended.resent) >= tssResendAfter {
-			ended.resent = now
-			fx.publish = append(fx.publish, ended.sent...)
-		}
+// answerRetransmission: a repeated tss message for a session that ended
+// here comes from a party still waiting; send it this node's messages of
+// the session again (at most every tssResendAfter).
+func (n *Node) answerRetransmission(m *events.Signed, now events.Time, fx *effects) {
+	if n.cfg.TSS == nil {
+		return
 	}
-	return kept
+	var msg events.TSSMessage
+	if events.Unmarshal(m.Body, &msg) != nil {
+		return
+	}
+	if ended, ok := n.ended[msg.Session]; ok && len(ended.sent) > 0 && now.Sub(ended.resent) >= tssResendAfter {
+		ended.resent = now
+		fx.publish = append(fx.publish, ended.sent...)
+	}
 }
 
 // sendMessage signs and logs a message and queues it for the network.
@@ -613,11 +592,6 @@ func (n *Node) expireSessions(now events.Time, fx *effects) error {
 	for id, ended := range n.ended {
 		if now.Sub(ended.until) > earlyTTL {
 			delete(n.ended, id)
-		}
-	}
-	for id, seen := range n.tssSeen {
-		if now.Sub(seen) > seenTTL {
-			delete(n.tssSeen, id)
 		}
 	}
 	return nil

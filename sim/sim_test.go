@@ -280,10 +280,14 @@ func TestPartitionHeals(t *testing.T) {
 // TestLightLoss: 2% of messages lost; rounds still sign. (Every proposal,
 // set and checksum must arrive for a round to sign: the protocol relies on
 // the gossip layer's retransmission.)
-func TestLightLoss(t *testing.T) {
-	res := run(t, sim.Config{Drop: 0.02, Duration: 12 * time.Minute})
-	if res.Signed == 0 {
-		t.Fatal("nothing signed under 2% loss")
+// TestLossRecovers: with one message in twenty lost on its way to each
+// receiver, proposals, signing sets and checksums are sent again within
+// their phases, so rounds with a doc sign, none aborts and no honest node
+// is taken for an outlier.
+func TestLossRecovers(t *testing.T) {
+	res := run(t, sim.Config{Drop: 0.05, Duration: 15 * time.Minute})
+	if res.Signed < 5 || res.Aborted != 0 || len(res.Blocks) != 0 {
+		t.Fatalf("under 5%% loss: %d signed, %d aborted, blocks %+v", res.Signed, res.Aborted, res.Blocks)
 	}
 }
 

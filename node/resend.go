@@ -1,0 +1,129 @@
+package node
+
+import (
+	"crypto/sha512"
+	"time"
+
+	"github.com/metanode/metanode/events"
+)
+
+// Gossip may lose a message, and a round needs every member's proposal,
+// signing set and checksum, a keygen attempt every participant's commit.
+// So the node sends each of these again while its phase lasts:
+// roundResends times, roundResendEvery apart. The message is logged once,
+// when first sent; receivers drop an envelope they have logged already.
+// (tss messages have their own, stall-driven resend: sessions.go.)
+const (
+	roundResends     = 2
+	roundResendEvery = 4 * time.Second
+)
+
+// resend is one sent message waiting for its next retransmission.
+type resend struct {
+	msg   events.Signed
+	next  events.Time
+	until events.Time // the end of its phase
+	left  int
+}
+
+// dedupedTypes are the message types whose exact repeats are dropped
+// unlogged: retransmitted by their senders, and carrying no evidence a
+// first copy did not. (A repeated ping is evidence of replay: logged.)
+var dedupedTypes = map[string]bool{
+	events.TypeProposal: true, events.TypeSigningSet: true, events.TypeChecksum: true,
+	events.TypeKeygenCommit: true, events.TypeTSS: true, events.TypeKey: true,
+}
+
+// phaseEnd is when retransmitting a message of this type stops helping.
+func (n *Node) phaseEnd(typ string) (events.Time, bool) {
+	params := n.state.Summary.Params()
+	if typ == events.TypeKeygenCommit {
+		if a := n.state.Committees.Current(); a != nil {
+			return a.Start.Add(params.KeygenEpoch / 2), true
+		}
+		return 0, false
+	}
+	cur := n.state.Rounds.Current()
+	if cur == nil {
+		return 0, false
+	}
+	switch typ {
+	case events.TypeProposal:
+		return cur.Start.Add(params.ProposalPhase), true
+	case events.TypeSigningSet:
+		return cur.Start.Add(params.SigningSetPhase), true
+	case events.TypeChecksum:
+		return cur.Start.Add(params.CheckPhase), true
+	}
+	return 0, false
+}
+
+// scheduleResend notes a just-sent round or commit message for
+// retransmission within its phase.
+func (n *Node) scheduleResend(m events.Signed) {
+	until, ok := n.phaseEnd(m.Type)
+	if !ok {
+		return
+	}
+	now := n.state.Summary.LastTick
+	n.resends = append(n.resends, resend{msg: m, next: now.Add(roundResendEvery), until: until, left: roundResends})
+}
+
+// resendDue queues the retransmissions due at now and forgets those whose
+// phase is over.
+func (n *Node) resendDue(now events.Time, fx *effects) {
+	kept := n.resends[:0]
+	for _, r := range n.resends {
+		if now >= r.until || r.left == 0 {
+			continue
+		}
+		if now >= r.next {
+			fx.publish = append(fx.publish, r.msg)
+			r.left--
+			r.next = now.Add(roundResendEvery)
+		}
+		kept = append(kept, r)
+	}
+	n.resends = kept
+}
+
+// envelopeID names a signed message: Ed25519 signatures are
+// deterministic and bind the body, so sender and signature are enough.
+func envelopeID(m *events.Signed) events.Hash {
+	return sha512.Sum512_256(append([]byte(m.From), m.Sig...))
+}
+
+// dropRepeats takes out the messages this node has logged already (of the
+// deduplicated types). A repeated tss message for a session that ended
+// here comes from a party still waiting: the node sends its own messages
+// of that session again (at most every tssResendAfter).
+func (n *Node) dropRepeats(evs []events.Event, fx *effects) []events.Event {
+	now := n.state.Summary.LastTick
+	kept := evs[:0]
+	for _, ev := range evs {
+		m, ok := events.SignedOf(ev)
+		if !ok || !dedupedTypes[m.Type] {
+			kept = append(kept, ev)
+			continue
+		}
+		id := envelopeID(m)
+		if _, dup := n.seen[id]; !dup {
+			n.seen[id] = now
+			kept = append(kept, ev)
+			continue
+		}
+		if m.Type == events.TypeTSS {
+			n.answerRetransmission(m, now, fx)
+		}
+	}
+	return kept
+}
+
+// forgetSeen drops remembered envelopes older than seenTTL.
+func (n *Node) forgetSeen(now events.Time) {
+	for id, seen := range n.seen {
+		if now.Sub(seen) > seenTTL {
+			delete(n.seen, id)
+		}
+	}
+}
