@@ -26,6 +26,7 @@ const (
 	KindTSSSessionFinished
 	KindKeyPublished
 	KindKeyAnnouncementReceived
+	KindCulpritReportReceived
 
 	// kindCount is one past the highest kind this version knows.
 	kindCount
@@ -50,6 +51,7 @@ var kindNames = [kindCount]string{
 	KindTSSSessionFinished:      "tss-session-finished",
 	KindKeyPublished:            "key-published",
 	KindKeyAnnouncementReceived: "key-announcement-received",
+	KindCulpritReportReceived:   "culprit-report-received",
 }
 
 // Kinds lists every kind this version can read, in number order.
@@ -109,6 +111,8 @@ func newEvent(k Kind) (Event, error) {
 		return &KeyPublished{}, nil
 	case KindKeyAnnouncementReceived:
 		return &KeyAnnouncementReceived{}, nil
+	case KindCulpritReportReceived:
+		return &CulpritReportReceived{}, nil
 	}
 	return nil, fmt.Errorf("%w: %d (written by a newer metanode?)", ErrUnknownKind, uint16(k))
 }

@@ -16,6 +16,7 @@ const (
 	TypeKVEntry      = "kv"
 	TypeTSS          = "tss"
 	TypeKey          = "key"
+	TypeCulprits     = "culprits"
 )
 
 // Signed is a protocol message as it travelled: the exact body bytes its
@@ -110,6 +111,17 @@ type KVEntry struct {
 type KeyAnnouncement struct {
 	Session Hash         `msgpack:"n"` // the keygen or resharing session (the attempt's commit sum)
 	Key     KeyPublished `msgpack:"k"`
+}
+
+// CulpritReport is a keygen or resharing participant's word that its
+// session failed on tss-lib's proof checks naming these culprits. The
+// failed message was sealed to the participant, so nobody else can check
+// it; a node blocks a culprit that t+1 participants of the attempt
+// report, so that every node leaves it out of the next committee.
+type CulpritReport struct {
+	Session  Hash     `msgpack:"n"`
+	Culprits []PeerID `msgpack:"c"` // sorted
+	Error    string   `msgpack:"e"`
 }
 
 // TSSMessage carries one tss-lib message of one session. Point-to-point

@@ -22,6 +22,8 @@ func ReceivedEvent(m Signed) (Event, error) {
 		return &TSSMessageReceived{Msg: m}, nil
 	case TypeKey:
 		return &KeyAnnouncementReceived{Msg: m}, nil
+	case TypeCulprits:
+		return &CulpritReportReceived{Msg: m}, nil
 	}
 	return nil, fmt.Errorf("no event for message type %q", m.Type)
 }

@@ -50,6 +50,9 @@ type (
 	KeyAnnouncementReceived struct {
 		Msg Signed `msgpack:"m"`
 	}
+	CulpritReportReceived struct {
+		Msg Signed `msgpack:"m"`
+	}
 )
 
 // MessageSent is a message this node signed and handed to the network.
@@ -206,6 +209,7 @@ func (*KeyPublished) Kind() Kind         { return KindKeyPublished }
 func (*KeyAnnouncementReceived) Kind() Kind {
 	return KindKeyAnnouncementReceived
 }
+func (*CulpritReportReceived) Kind() Kind { return KindCulpritReportReceived }
 
 // Sender returns the signer of a received or sent message, and whether ev
 // carries one.
@@ -234,6 +238,8 @@ func SignedOf(ev Event) (*Signed, bool) {
 	case *TSSMessageReceived:
 		return &e.Msg, true
 	case *KeyAnnouncementReceived:
+		return &e.Msg, true
+	case *CulpritReportReceived:
 		return &e.Msg, true
 	case *MessageSent:
 		return &e.Msg, true

@@ -25,6 +25,7 @@ var MaxBody = map[string]int{
 	events.TypeKVEntry:      4 << 10,
 	events.TypeTSS:          1 << 20,
 	events.TypeKey:          64 << 10,
+	events.TypeCulprits:     16 << 10,
 }
 
 // Validation errors.

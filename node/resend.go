@@ -8,7 +8,8 @@ import (
 )
 
 // Gossip may lose a message, and a round needs every member's proposal,
-// signing set and checksum, a keygen attempt every participant's commit.
+// signing set and checksum, a keygen attempt every participant's commit
+// (and nodes outside it the key announcements and culprit reports).
 // So the node sends each of these again while its phase lasts:
 // roundResends times, roundResendEvery apart. The message is logged once,
 // when first sent; receivers drop an envelope they have logged already.
@@ -31,12 +32,17 @@ type resend struct {
 // first copy did not. (A repeated ping is evidence of replay: logged.)
 var dedupedTypes = map[string]bool{
 	events.TypeProposal: true, events.TypeSigningSet: true, events.TypeChecksum: true,
-	events.TypeKeygenCommit: true, events.TypeTSS: true, events.TypeKey: true,
+	events.TypeKeygenCommit: true, events.TypeTSS: true, events.TypeKey: true, events.TypeCulprits: true,
 }
 
 // phaseEnd is when retransmitting a message of this type stops helping.
 func (n *Node) phaseEnd(typ string) (events.Time, bool) {
 	params := n.state.Summary.Params()
+	if typ == events.TypeKey || typ == events.TypeCulprits {
+		// what a finished keygen or resharing tells everyone: while the
+		// next attempt is still far
+		return n.state.Summary.LastTick.Add(params.KeygenEpoch / 2), true
+	}
 	if typ == events.TypeKeygenCommit {
 		if a := n.state.Committees.Current(); a != nil {
 			return a.Start.Add(params.KeygenEpoch / 2), true

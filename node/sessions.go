@@ -487,13 +487,15 @@ func (n *Node) answerRetransmission(m *events.Signed, now events.Time, fx *effec
 	}
 }
 
-// sendMessage signs and logs a message and queues it for the network.
+// sendMessage signs and logs a message and queues it for the network,
+// to be sent again while that helps (resend.go).
 func (n *Node) sendMessage(typ string, body any, fx *effects) error {
 	m, err := n.send(typ, body)
 	if err != nil {
 		return err
 	}
 	fx.publish = append(fx.publish, *m)
+	n.scheduleResend(*m)
 	return nil
 }
 
@@ -519,6 +521,13 @@ func (n *Node) finishIfDone(s *session, fx *effects) error {
 	}
 	if err := n.recordAll(evs); err != nil {
 		return err
+	}
+	if s.signing == nil && fin.Outcome == events.OutcomeFailed && len(fin.Culprits) > 0 {
+		// tss-lib's proof checks named culprits of a keygen or resharing:
+		// tell the nodes that did not take part (a timeout is no evidence).
+		if err := n.sendMessage(events.TypeCulprits, &events.CulpritReport{Session: s.duty.Session, Culprits: fin.Culprits, Error: fin.Error}, fx); err != nil {
+			return err
+		}
 	}
 	if key != nil {
 		n.cfg.Share = tss.ShareScalar(made)

@@ -120,3 +120,46 @@ func TestKeyAnnouncements(t *testing.T) {
 		t.Fatal("an announcement of an earlier key rolled the current key back")
 	}
 }
+
+func (w *watcher) report(from events.PeerID, session events.Hash, culprits ...events.PeerID) {
+	body, err := events.Marshal(nil, &events.CulpritReport{Session: session, Culprits: culprits, Error: "vss verify failed"})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	i := -1
+	for j := range 10 {
+		if eventstest.Peer(j) == from {
+			i = j
+		}
+	}
+	w.apply(&events.CulpritReportReceived{Msg: eventstest.Signed(events.TypeCulprits, i, body)})
+}
+
+// TestCulpritReports: a node that did not take part in a failed keygen
+// blocks the culprit that t+1 participants report, and nothing less:
+// not one participant twice, not a report from outside the attempt, not
+// a culprit outside it, not a participant reporting itself, not another
+// session's report.
+func TestCulpritReports(t *testing.T) {
+	w, a := newWatcher(t)
+	p := func(i int) events.PeerID { return a.Committee[i] }
+	culprit := p(2)
+	blocked := func() bool { return w.state.Blocks.BlockedFor(culprit, projections.BlockCulprit) }
+
+	w.report(p(0), a.Sum, culprit)
+	w.report(p(0), a.Sum, culprit)                    // the same participant again
+	w.report(eventstest.Peer(7), a.Sum, culprit)      // not a participant
+	w.report(p(1), eventstest.Hash("other"), culprit) // another session
+	w.report(culprit, a.Sum, culprit)                 // itself
+	w.report(p(1), a.Sum, eventstest.Peer(8))         // a culprit outside the attempt
+	if blocked() || w.state.Blocks.Blocked(eventstest.Peer(8)) {
+		t.Fatal("blocked on fewer than t+1 valid reports")
+	}
+	w.report(p(1), a.Sum, culprit)
+	if !blocked() {
+		t.Fatal("two participants (t+1) reported the culprit, and it is not blocked")
+	}
+	if !w.state.Blocks.HasEvidenceAgainst(culprit) {
+		t.Fatal("a reported culprit does not count as evidence for regroup")
+	}
+}

@@ -29,6 +29,16 @@ type Attempt struct {
 	// Announced tallies the key announcements of committee members, per
 	// key id; t+1 alike make every node adopt the key.
 	Announced []KeyTally `msgpack:"an"`
+	// Reported tallies, per culprit, the participants that reported it
+	// after a failed session; t+1 make every node block it.
+	Reported []CulpritTally `msgpack:"rp"`
+}
+
+// CulpritTally is the participants that reported one culprit.
+type CulpritTally struct {
+	Culprit events.PeerID   `msgpack:"c"`
+	From    []events.PeerID `msgpack:"f"`
+	Seqs    []uint64        `msgpack:"s"`
 }
 
 // KeyTally is the committee members that announced one key.
@@ -97,6 +107,8 @@ func (c *Committees) Apply(seq uint64, ev events.Event) {
 		c.onCommit(seq, &e.Msg)
 	case *events.KeyAnnouncementReceived:
 		c.onAnnouncement(seq, &e.Msg)
+	case *events.CulpritReportReceived:
+		c.onCulpritReport(seq, &e.Msg)
 	case *events.MessageSent:
 		if e.Msg.Type == events.TypeKeygenCommit && e.Msg.From == c.self {
 			if c.cur != nil {
@@ -245,6 +257,52 @@ func (c *Committees) onAnnouncement(seq uint64, m *events.Signed) {
 		a.Outcome, a.Reason = "success", "announced by t+1 committee members"
 		if a == c.cur {
 			c.finish()
+		}
+	}
+}
+
+// onCulpritReport tallies a participant's report that the attempt's
+// session failed on tss-lib's proof checks, naming culprits. The failed
+// message was sealed to the reporter, so no other node can check it; a
+// culprit that t+1 participants report is blocked here too (a culprit
+// block, which regroup honors), so every node leaves it out of the next
+// committee, not only those that took part. With at most t byzantine
+// participants, t+1 reports include an honest one.
+func (c *Committees) onCulpritReport(seq uint64, m *events.Signed) {
+	var r events.CulpritReport
+	if events.Unmarshal(m.Body, &r) != nil {
+		return
+	}
+	a := c.attempt(r.Session)
+	if a == nil || a.Sum == (events.Hash{}) {
+		return
+	}
+	participants := a.Participants()
+	if !slices.Contains(participants, m.From) {
+		return
+	}
+	kind := "keygen"
+	if a.Regroup {
+		kind = "regroup"
+	}
+	for _, culprit := range slices.Compact(slices.Sorted(slices.Values(r.Culprits))) {
+		if culprit == m.From || !slices.Contains(participants, culprit) {
+			continue
+		}
+		i := slices.IndexFunc(a.Reported, func(t CulpritTally) bool { return t.Culprit == culprit })
+		if i < 0 {
+			a.Reported = append(a.Reported, CulpritTally{Culprit: culprit})
+			i = len(a.Reported) - 1
+		}
+		tally := &a.Reported[i]
+		if slices.Contains(tally.From, m.From) {
+			continue
+		}
+		tally.From = append(tally.From, m.From)
+		tally.Seqs = append(tally.Seqs, seq)
+		if len(tally.From) == c.params.Threshold+1 && !c.blocks.BlockedFor(culprit, BlockCulprit) {
+			c.blocks.Add(Block{Peer: culprit, Reason: BlockCulprit, Evidence: slices.Clone(tally.Seqs), Round: a.Epoch,
+				Note: fmt.Sprintf("reported by %d participants of %s epoch %d", len(tally.From), kind, a.Epoch)})
 		}
 	}
 }

@@ -25,15 +25,17 @@ import (
 //
 //   - Key material from the committed fixtures of the run's committee:
 //     without KeygenFor the run starts on the fixture key (node i holds
-//     fixture party i's share); each node's pre-parameter sets for keygen
-//     and resharing are fixture party i's (a real node's pool never hands
-//     out one set twice; the simulator reuses them, which only tests may).
+//     fixture party i's share); each node's pre-parameters for keygen and
+//     resharing are a set of its own from the fixtures (every set of every
+//     committee is distinct: 22 in all), reused for each session (a real
+//     node's pool never hands out one set twice; only tests may).
 //   - tss-lib's randomness, seeded per node, session and side: tss-lib v3
 //     then runs reproducibly, so one seed gives one run.
 //   - The chain: a signature that verifies under the group key confirms
 //     its tx.
 type tssState struct {
-	fixtures  []keygen.LocalPartySaveData // party i's for node i (i mod n beyond the committee)
+	fixtures  []keygen.LocalPartySaveData // the committee's test key, party i's share for node i
+	preParams []keygen.LocalPreParams     // node i's
 	announced map[events.Hash]bool
 	keys      []*events.KeyPublished // in the order they were made
 }
@@ -50,6 +52,25 @@ func (s *Sim) loadTSS() error {
 		return fmt.Errorf("sim --tss: %w", err)
 	}
 	s.tss = &tssState{fixtures: keys, announced: map[events.Hash]bool{}}
+	// Pre-parameters: the committee's own first, then the other sets'.
+	for _, set := range append([][2]int{{s.cfg.committee(), s.cfg.Threshold}}, [][2]int{{5, 2}, {7, 4}, {10, 6}}...) {
+		if len(s.tss.preParams) >= len(s.nodes) {
+			break
+		}
+		if len(s.tss.preParams) > 0 && set == [2]int{s.cfg.committee(), s.cfg.Threshold} {
+			continue
+		}
+		more, err := tss.LoadFixtures(fsys, set[0], set[1])
+		if err != nil {
+			continue
+		}
+		for i := range more {
+			s.tss.preParams = append(s.tss.preParams, more[i].LocalPreParams)
+		}
+	}
+	if len(s.tss.preParams) < len(s.nodes) {
+		return fmt.Errorf("sim --tss: %d nodes, but the test keys hold only %d distinct pre-parameter sets", len(s.nodes), len(s.tss.preParams))
+	}
 	if s.cfg.KeygenFor > 0 {
 		return nil
 	}
@@ -79,16 +100,16 @@ func (s *Sim) nodeTSS(n *simNode, dir string) (*node.TSS, error) {
 	if err != nil {
 		return nil, err
 	}
-	fixture := s.tss.fixtures[n.index%len(s.tss.fixtures)]
 	if s.key != nil && n.index < len(s.tss.fixtures) {
-		if err := store.Save(s.key.KeyID, &fixture); err != nil {
+		if err := store.Save(s.key.KeyID, &s.tss.fixtures[n.index]); err != nil {
 			return nil, err
 		}
 	}
+	preParams := s.tss.preParams[n.index]
 	return &node.TSS{
 		Shares: store,
 		PreParams: func() (*keygen.LocalPreParams, error) {
-			pre := fixture.LocalPreParams
+			pre := preParams
 			return &pre, nil
 		},
 		Rand: func(session events.Hash, side tss.Side) io.Reader {

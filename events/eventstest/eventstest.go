@@ -148,5 +148,8 @@ func Samples() []events.Event {
 			Session: Hash("commit"), Key: events.KeyPublished{KeyID: Hash("key"), PublicKey: Bytes("pub", 33), Threshold: 2,
 				SharePoints: []events.SharePoint{{Peer: Peer(2), Point: Bytes("x2", 33), ShareID: Bytes("id2", 32)}}},
 		}))},
+		&events.CulpritReportReceived{Msg: Signed(events.TypeCulprits, 3, mustMarshal(&events.CulpritReport{
+			Session: Hash("commit"), Culprits: []events.PeerID{Peer(1)}, Error: "round 3: vss verify failed",
+		}))},
 	}
 }
