@@ -115,26 +115,25 @@ func (s *session) onSide(side tss.Side) bool {
 }
 
 // finished is the session's outcome once every party has one, and the
-// new key data of a keygen or of this node's new-side party.
+// new key data of a keygen or of this node's new-side party. With two
+// parties (a resharing where this node is on both sides) a failure
+// outranks a timeout, and its culprits are tss-lib's evidence alone: the
+// other party, starved by the failure, waited for everyone, which names
+// no one.
 func (s *session) finished() (*events.TSSSessionFinished, *keygen.LocalPartySaveData, bool) {
-	fin := &events.TSSSessionFinished{Session: s.duty.Session, Outcome: events.OutcomeSuccess}
-	var errs []string
-	var culprits []events.PeerID
-	note := func(outcome events.Outcome, c []events.PeerID, err error) {
-		if outcome != events.OutcomeSuccess && (fin.Outcome == events.OutcomeSuccess || outcome == events.OutcomeFailed) {
-			fin.Outcome = outcome
-		}
-		culprits = append(culprits, c...)
-		if err != nil {
-			errs = append(errs, err.Error())
-		}
+	type result struct {
+		outcome  events.Outcome
+		culprits []events.PeerID
+		err      error
 	}
+	var results []result
+	fin := &events.TSSSessionFinished{Session: s.duty.Session, Outcome: events.OutcomeSuccess}
 	if s.signing != nil {
 		res, ok := s.signing.Result()
 		if !ok {
 			return nil, nil, false
 		}
-		note(res.Outcome, res.Culprits, res.Err)
+		results = append(results, result{res.Outcome, res.Culprits, res.Err})
 		if res.Outcome == events.OutcomeSuccess {
 			fin.Signature = tss.CompactSignature(res.Value.R, res.Value.S)
 		}
@@ -145,17 +144,29 @@ func (s *session) finished() (*events.TSSSessionFinished, *keygen.LocalPartySave
 		if !ok {
 			return nil, nil, false
 		}
-		note(res.Outcome, res.Culprits, res.Err)
+		results = append(results, result{res.Outcome, res.Culprits, res.Err})
 		if res.Outcome == events.OutcomeSuccess && p.side != tss.SideOld {
 			made = res.Value
 		}
 	}
-	fin.Culprits = slices.Compact(slices.Sorted(slices.Values(culprits)))
-	if len(errs) > 0 {
-		fin.Error = errs[0]
-	}
-	if fin.Outcome != events.OutcomeSuccess {
-		made = nil
+	for _, worst := range []events.Outcome{events.OutcomeFailed, events.OutcomeTimeout} {
+		var culprits []events.PeerID
+		for _, r := range results {
+			if r.outcome != worst {
+				continue
+			}
+			if fin.Outcome == events.OutcomeSuccess {
+				fin.Outcome = worst
+				if r.err != nil {
+					fin.Error = r.err.Error()
+				}
+			}
+			culprits = append(culprits, r.culprits...)
+		}
+		if fin.Outcome == worst {
+			fin.Culprits = slices.Compact(slices.Sorted(slices.Values(culprits)))
+			return fin, nil, true
+		}
 	}
 	return fin, made, true
 }
@@ -503,6 +514,17 @@ func (n *Node) sendMessage(typ string, body any, fx *effects) error {
 // also the key data (sealed in the share store first) and its public
 // data, and the node's share proofs switch to it.
 func (n *Node) finishIfDone(s *session, fx *effects) error {
+	// A failure of one party fails the session (a resharing where this
+	// node is on both sides): its other party need not wait for the
+	// deadline.
+	for _, p := range s.keyParts {
+		if res, ok := p.session.Result(); ok && res.Outcome == events.OutcomeFailed {
+			for _, other := range s.keyParts {
+				other.session.Expire()
+			}
+			break
+		}
+	}
 	fin, made, done := s.finished()
 	if !done {
 		return nil

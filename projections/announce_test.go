@@ -163,3 +163,22 @@ func TestCulpritReports(t *testing.T) {
 		t.Fatal("a reported culprit does not count as evidence for regroup")
 	}
 }
+
+// TestSigningCulpritIsLocal: a culprit of a signing session blocks it
+// here, but regroup does not honor it (only the set saw the failure); a
+// keygen culprit it does.
+func TestSigningCulpritIsLocal(t *testing.T) {
+	w, _ := newWatcher(t)
+	signer, keygenCulprit := eventstest.Peer(5), eventstest.Peer(6)
+	w.apply(&events.TSSSessionStarted{Session: eventstest.Hash("sign"), Protocol: events.SessionSigning, Round: 1})
+	w.apply(&events.TSSSessionFinished{Session: eventstest.Hash("sign"), Outcome: events.OutcomeFailed, Culprits: []events.PeerID{signer}})
+	w.apply(&events.TSSSessionStarted{Session: eventstest.Hash("keygen"), Protocol: events.SessionKeygen, Round: 1})
+	w.apply(&events.TSSSessionFinished{Session: eventstest.Hash("keygen"), Outcome: events.OutcomeFailed, Culprits: []events.PeerID{keygenCulprit}})
+	b := w.state.Blocks
+	if !b.BlockedFor(signer, projections.BlockCulprit) || b.HasEvidenceAgainst(signer) {
+		t.Fatal("a signing culprit must be blocked here, and not excluded from regroup")
+	}
+	if !b.BlockedFor(keygenCulprit, projections.BlockCulprit) || !b.HasEvidenceAgainst(keygenCulprit) {
+		t.Fatal("a keygen culprit must be blocked and excluded from regroup")
+	}
+}

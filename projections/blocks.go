@@ -48,6 +48,11 @@ type Block struct {
 	From     events.Time `msgpack:"f"`
 	Until    events.Time `msgpack:"u"`
 	Note     string      `msgpack:"t"`
+	// Local: evidence only this node (and few others) saw, such as a
+	// culprit of a signing session it took part in. It blocks here like
+	// any other, but regroup does not honor it: nodes outside the session
+	// would pick another committee, and no commit would match.
+	Local bool `msgpack:"l"`
 }
 
 // Blocks is the block list and the record of culprits. Entries expire by
@@ -56,6 +61,8 @@ type Blocks struct {
 	params  events.Params
 	now     events.Time
 	entries []Block // in the order they were made; expired ones stay
+	// signing: the signing sessions started here and not yet finished.
+	signing map[events.Hash]bool
 }
 
 // Apply implements Projection: tss session outcomes name culprits.
@@ -66,7 +73,16 @@ func (b *Blocks) Apply(seq uint64, ev events.Event) {
 		b.params = e.Params
 	case *events.Tick:
 		b.now = e.Time
+	case *events.TSSSessionStarted:
+		if e.Protocol == events.SessionSigning {
+			if b.signing == nil {
+				b.signing = map[events.Hash]bool{}
+			}
+			b.signing[e.Session] = true
+		}
 	case *events.TSSSessionFinished:
+		local := b.signing[e.Session]
+		delete(b.signing, e.Session)
 		reason := BlockCulprit
 		if e.Outcome == events.OutcomeTimeout {
 			reason = BlockTimeout
@@ -75,7 +91,7 @@ func (b *Blocks) Apply(seq uint64, ev events.Event) {
 			return
 		}
 		for _, culprit := range e.Culprits {
-			b.Add(Block{Peer: culprit, Reason: reason, Evidence: []uint64{seq}, Note: e.Error})
+			b.Add(Block{Peer: culprit, Reason: reason, Evidence: []uint64{seq}, Note: e.Error, Local: local})
 		}
 	}
 }
@@ -135,11 +151,13 @@ func (b *Blocks) Active() []Block {
 func (b *Blocks) Culprits() []Block { return slices.Clone(b.entries) }
 
 // HasEvidenceAgainst reports whether a peer is excluded by evidence every
-// node can verify (a signed equivocation or a tss-lib culprit proof) that
-// is still in force: the only exclusions regroup honors.
+// node can verify or was told of (a signed equivocation; a keygen or
+// resharing culprit, seen or reported by t+1 participants) that is still
+// in force: the only exclusions regroup honors. A culprit of a signing
+// session is Local: only the set's members know it.
 func (b *Blocks) HasEvidenceAgainst(peer events.PeerID) bool {
 	for _, e := range b.entries {
-		if e.Peer == peer && e.Reason.Evidence() && b.now < e.Until {
+		if e.Peer == peer && e.Reason.Evidence() && !e.Local && b.now < e.Until {
 			return true
 		}
 	}

@@ -309,3 +309,41 @@ func TestRealKeygenCulprit(t *testing.T) {
 		}
 	}
 }
+
+// TestRealRegroupCulprit: a share holder that corrupts its tss messages
+// is first named in a signing session (its set's members block it, but
+// regroup does not honor a block only they know, so the commits still
+// match), then in the regroup's resharing: the regroup fails naming it
+// alone, every honest node blocks it, and the old shares keep signing.
+func TestRealRegroupCulprit(t *testing.T) {
+	const liar = 1
+	res := run(t, sim.Config{Nodes: 6, Committee: 5, Threshold: 2, Duration: 16 * time.Minute, TSS: true, DepositEvery: 20 * time.Second,
+		Faults: []sim.Fault{{Behaviour: sim.CorruptShare, Node: liar}}})
+	var regroup *sim.AttemptResult
+	for i := range res.Attempts {
+		if res.Attempts[i].Regroup {
+			regroup = &res.Attempts[i]
+		}
+	}
+	if regroup == nil || regroup.Outcome != "failed" || !slices.Equal(regroup.Culprits, []int{liar}) {
+		t.Fatalf("regroup %+v: want it failed naming node %d alone", regroup, liar)
+	}
+	for _, i := range honest(res) {
+		state, _ := foldNode(t, res, i)
+		if !state.Blocks.HasEvidenceAgainst(peerID(t, res, liar)) {
+			t.Fatalf("node %d holds no evidence block against node %d after the regroup", i, liar)
+		}
+	}
+	if len(res.Keys) != 1 {
+		t.Fatalf("keys %+v: a failed regroup must leave the old key", res.Keys)
+	}
+	state, _ := foldNode(t, res, 0)
+	regroupDay := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano() / int64(time.Minute)
+	signedAfter := false
+	for _, h := range state.Rounds.History() {
+		signedAfter = signedAfter || (h.Number > regroupDay && h.Outcome == projections.OutcomeSigned)
+	}
+	if !signedAfter {
+		t.Fatal("the old shares did not sign after the failed regroup")
+	}
+}
