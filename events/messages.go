@@ -114,14 +114,17 @@ type KeyAnnouncement struct {
 }
 
 // CulpritReport is a keygen or resharing participant's word that its
-// session failed on tss-lib's proof checks naming these culprits. The
-// failed message was sealed to the participant, so nobody else can check
-// it; a node blocks a culprit that t+1 participants of the attempt
-// report, so that every node leaves it out of the next committee.
+// session failed on tss-lib's proof checks naming these culprits, or
+// (Timeout) ended at its deadline still waiting for them. The failed
+// message was sealed to the participant, so nobody else can check it; a
+// node blocks a culprit that t+1 participants of the attempt report, for
+// the reason reported, so that every node leaves it out of the next
+// keygen committee.
 type CulpritReport struct {
 	Session  Hash     `msgpack:"n"`
 	Culprits []PeerID `msgpack:"c"` // sorted
 	Error    string   `msgpack:"e"`
+	Timeout  bool     `msgpack:"t"`
 }
 
 // TSSMessage carries one tss-lib message of one session. Point-to-point

@@ -544,10 +544,12 @@ func (n *Node) finishIfDone(s *session, fx *effects) error {
 	if err := n.recordAll(evs); err != nil {
 		return err
 	}
-	if s.signing == nil && fin.Outcome == events.OutcomeFailed && len(fin.Culprits) > 0 {
-		// tss-lib's proof checks named culprits of a keygen or resharing:
-		// tell the nodes that did not take part (a timeout is no evidence).
-		if err := n.sendMessage(events.TypeCulprits, &events.CulpritReport{Session: s.duty.Session, Culprits: fin.Culprits, Error: fin.Error}, fx); err != nil {
+	if s.signing == nil && fin.Outcome != events.OutcomeSuccess && len(fin.Culprits) > 0 {
+		// A keygen or resharing named culprits (tss-lib's proof checks, or
+		// WaitingFor at the deadline): tell the nodes that did not take
+		// part, so that all agree on the next committee.
+		report := &events.CulpritReport{Session: s.duty.Session, Culprits: fin.Culprits, Error: fin.Error, Timeout: fin.Outcome == events.OutcomeTimeout}
+		if err := n.sendMessage(events.TypeCulprits, report, fx); err != nil {
 			return err
 		}
 	}

@@ -122,7 +122,11 @@ func TestKeyAnnouncements(t *testing.T) {
 }
 
 func (w *watcher) report(from events.PeerID, session events.Hash, culprits ...events.PeerID) {
-	body, err := events.Marshal(nil, &events.CulpritReport{Session: session, Culprits: culprits, Error: "vss verify failed"})
+	w.reportOutcome(from, session, false, culprits...)
+}
+
+func (w *watcher) reportOutcome(from events.PeerID, session events.Hash, timeout bool, culprits ...events.PeerID) {
+	body, err := events.Marshal(nil, &events.CulpritReport{Session: session, Culprits: culprits, Error: "vss verify failed", Timeout: timeout})
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -180,5 +184,24 @@ func TestSigningCulpritIsLocal(t *testing.T) {
 	}
 	if !b.BlockedFor(keygenCulprit, projections.BlockCulprit) || !b.HasEvidenceAgainst(keygenCulprit) {
 		t.Fatal("a keygen culprit must be blocked and excluded from regroup")
+	}
+}
+
+// TestTimeoutReports: t+1 participants reporting a keygen timeout on the
+// same peer block it for a timeout (which keygen committees honor, and
+// regroup does not), not as a culprit.
+func TestTimeoutReports(t *testing.T) {
+	w, a := newWatcher(t)
+	p := func(i int) events.PeerID { return a.Committee[i] }
+	silent := p(0)
+	w.reportOutcome(p(1), a.Sum, true, silent)
+	w.report(p(2), a.Sum, silent) // a proof failure: tallied apart
+	if w.state.Blocks.Blocked(silent) {
+		t.Fatal("blocked on one timeout report and one culprit report")
+	}
+	w.reportOutcome(p(2), a.Sum, true, silent)
+	b := w.state.Blocks
+	if !b.BlockedFor(silent, projections.BlockTimeout) || b.BlockedFor(silent, projections.BlockCulprit) || b.HasEvidenceAgainst(silent) {
+		t.Fatal("two timeout reports (t+1) must block for a timeout, and only that")
 	}
 }

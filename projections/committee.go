@@ -34,9 +34,11 @@ type Attempt struct {
 	Reported []CulpritTally `msgpack:"rp"`
 }
 
-// CulpritTally is the participants that reported one culprit.
+// CulpritTally is the participants that reported one culprit, for a
+// proof failure or for a timeout.
 type CulpritTally struct {
 	Culprit events.PeerID   `msgpack:"c"`
+	Timeout bool            `msgpack:"t"`
 	From    []events.PeerID `msgpack:"f"`
 	Seqs    []uint64        `msgpack:"s"`
 }
@@ -262,12 +264,14 @@ func (c *Committees) onAnnouncement(seq uint64, m *events.Signed) {
 }
 
 // onCulpritReport tallies a participant's report that the attempt's
-// session failed on tss-lib's proof checks, naming culprits. The failed
-// message was sealed to the reporter, so no other node can check it; a
-// culprit that t+1 participants report is blocked here too (a culprit
-// block, which regroup honors), so every node leaves it out of the next
-// committee, not only those that took part. With at most t byzantine
-// participants, t+1 reports include an honest one.
+// session failed on tss-lib's proof checks naming culprits, or timed out
+// waiting for them. The failed message was sealed to the reporter, so no
+// other node can check it; a culprit that t+1 participants report is
+// blocked here too, for the reported reason (a culprit block, which
+// regroup honors; a timeout block, which only keygen does), so every node
+// leaves it out of the next committee, not only those that took part.
+// With at most t byzantine participants, t+1 reports include an honest
+// one.
 func (c *Committees) onCulpritReport(seq uint64, m *events.Signed) {
 	var r events.CulpritReport
 	if events.Unmarshal(m.Body, &r) != nil {
@@ -289,9 +293,9 @@ func (c *Committees) onCulpritReport(seq uint64, m *events.Signed) {
 		if culprit == m.From || !slices.Contains(participants, culprit) {
 			continue
 		}
-		i := slices.IndexFunc(a.Reported, func(t CulpritTally) bool { return t.Culprit == culprit })
+		i := slices.IndexFunc(a.Reported, func(t CulpritTally) bool { return t.Culprit == culprit && t.Timeout == r.Timeout })
 		if i < 0 {
-			a.Reported = append(a.Reported, CulpritTally{Culprit: culprit})
+			a.Reported = append(a.Reported, CulpritTally{Culprit: culprit, Timeout: r.Timeout})
 			i = len(a.Reported) - 1
 		}
 		tally := &a.Reported[i]
@@ -300,8 +304,12 @@ func (c *Committees) onCulpritReport(seq uint64, m *events.Signed) {
 		}
 		tally.From = append(tally.From, m.From)
 		tally.Seqs = append(tally.Seqs, seq)
-		if len(tally.From) == c.params.Threshold+1 && !c.blocks.BlockedFor(culprit, BlockCulprit) {
-			c.blocks.Add(Block{Peer: culprit, Reason: BlockCulprit, Evidence: slices.Clone(tally.Seqs), Round: a.Epoch,
+		reason := BlockCulprit
+		if r.Timeout {
+			reason = BlockTimeout
+		}
+		if len(tally.From) == c.params.Threshold+1 && !c.blocks.BlockedFor(culprit, reason) {
+			c.blocks.Add(Block{Peer: culprit, Reason: reason, Evidence: slices.Clone(tally.Seqs), Round: a.Epoch,
 				Note: fmt.Sprintf("reported by %d participants of %s epoch %d", len(tally.From), kind, a.Epoch)})
 		}
 	}

@@ -278,35 +278,47 @@ func TestRealTSSSurvivesLoss(t *testing.T) {
 	}
 }
 
-// TestRealKeygenCulprit: a committee member corrupts its keygen shares;
-// tss-lib names it, every participant blocks it and reports it, the node
+// TestRealKeygenCulprit: a committee member corrupts its keygen shares,
+// or sends nothing; tss-lib names it (a proof failure, or WaitingFor at
+// the deadline), every participant blocks it and reports it, the node
 // outside the committee blocks it on t+1 reports, so all agree on the
 // next committee, and the next keygen succeeds without it.
 func TestRealKeygenCulprit(t *testing.T) {
-	const liar = 1
-	res := run(t, sim.Config{Nodes: 6, Committee: 5, Threshold: 2, Duration: 11 * time.Minute, KeygenFor: 11 * time.Minute, TSS: true,
-		Faults: []sim.Fault{{Behaviour: sim.CorruptShare, Node: liar}}})
-	failed, succeeded := false, false
-	for _, a := range res.Attempts {
-		switch {
-		case a.Outcome == "failed" && slices.Equal(a.Culprits, []int{liar}):
-			failed = true
-		case a.Outcome == "success" && failed:
-			succeeded = true
-		}
-	}
-	if !failed || !succeeded {
-		t.Fatalf("attempts %+v: want a keygen failing on node %d, then one succeeding", res.Attempts, liar)
-	}
-	if len(res.Keys) == 0 || slices.Contains(res.Keys[len(res.Keys)-1].Members, liar) {
-		t.Fatalf("keys %+v: the last one must leave node %d out", res.Keys, liar)
-	}
-	for _, i := range honest(res) {
-		if !slices.ContainsFunc(res.Blocks, func(b sim.BlockResult) bool {
-			return b.By == i && b.Peer == liar && b.Reason == projections.BlockCulprit.String()
-		}) {
-			t.Fatalf("node %d did not block node %d as a tss culprit: %+v", i, liar, res.Blocks)
-		}
+	for _, tc := range []struct {
+		behaviour sim.Behaviour
+		outcome   string
+		reason    string
+	}{
+		{sim.CorruptShare, "failed", projections.BlockCulprit.String()},
+		{sim.TSSSilent, "failed", projections.BlockTimeout.String()},
+	} {
+		t.Run(string(tc.behaviour), func(t *testing.T) {
+			const liar = 1
+			res := run(t, sim.Config{Nodes: 6, Committee: 5, Threshold: 2, Duration: 11 * time.Minute, KeygenFor: 11 * time.Minute, TSS: true,
+				Faults: []sim.Fault{{Behaviour: tc.behaviour, Node: liar}}})
+			failed, succeeded := false, false
+			for _, a := range res.Attempts {
+				switch {
+				case a.Outcome == tc.outcome && slices.Equal(a.Culprits, []int{liar}):
+					failed = true
+				case a.Outcome == "success" && failed:
+					succeeded = true
+				}
+			}
+			if !failed || !succeeded {
+				t.Fatalf("attempts %+v: want a keygen failing on node %d, then one succeeding", res.Attempts, liar)
+			}
+			if len(res.Keys) == 0 || slices.Contains(res.Keys[len(res.Keys)-1].Members, liar) {
+				t.Fatalf("keys %+v: the last one must leave node %d out", res.Keys, liar)
+			}
+			for _, i := range honest(res) {
+				if !slices.ContainsFunc(res.Blocks, func(b sim.BlockResult) bool {
+					return b.By == i && b.Peer == liar && b.Reason == tc.reason
+				}) {
+					t.Fatalf("node %d did not block node %d (%s): %+v", i, liar, tc.reason, res.Blocks)
+				}
+			}
+		})
 	}
 }
 
