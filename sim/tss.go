@@ -40,24 +40,28 @@ type tssState struct {
 	keys      []*events.KeyPublished // in the order they were made
 }
 
-// loadTSS reads the fixtures for (nodes, t) and, without keygen, starts
-// the run on the fixture key.
+// loadTSS reads the test keys: without keygen the run starts on the
+// committee's (n, t) key; every node takes a pre-parameter set of its own
+// from them, the committee's first.
 func (s *Sim) loadTSS() error {
 	fsys := s.cfg.Fixtures
 	if fsys == nil {
 		fsys = fixtures.FS
 	}
-	keys, err := tss.LoadFixtures(fsys, s.cfg.committee(), s.cfg.Threshold)
-	if err != nil {
-		return fmt.Errorf("sim --tss: %w", err)
+	own := [2]int{s.cfg.committee(), s.cfg.Threshold}
+	keys, err := tss.LoadFixtures(fsys, own[0], own[1])
+	if err != nil && s.cfg.KeygenFor == 0 {
+		return fmt.Errorf("sim --tss: %w (or generate a key first with --keygen-for)", err)
 	}
 	s.tss = &tssState{fixtures: keys, announced: map[events.Hash]bool{}}
-	// Pre-parameters: the committee's own first, then the other sets'.
-	for _, set := range append([][2]int{{s.cfg.committee(), s.cfg.Threshold}}, [][2]int{{5, 2}, {7, 4}, {10, 6}}...) {
+	for _, k := range keys {
+		s.tss.preParams = append(s.tss.preParams, k.LocalPreParams)
+	}
+	for _, set := range [][2]int{{5, 2}, {7, 4}, {10, 6}} {
 		if len(s.tss.preParams) >= len(s.nodes) {
 			break
 		}
-		if len(s.tss.preParams) > 0 && set == [2]int{s.cfg.committee(), s.cfg.Threshold} {
+		if set == own {
 			continue
 		}
 		more, err := tss.LoadFixtures(fsys, set[0], set[1])
