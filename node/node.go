@@ -367,13 +367,7 @@ func (n *Node) execute(d projections.Duty, fx *effects) error {
 	default:
 		return fmt.Errorf("duty %s: no executor", d.Kind)
 	}
-	m, err := n.send(typ, body)
-	if err != nil {
-		return err
-	}
-	fx.publish = append(fx.publish, *m)
-	n.scheduleResend(*m)
-	return nil
+	return n.sendMessage(typ, body, fx)
 }
 
 // SetShare installs the node's share of a new key (after keygen or
@@ -399,6 +393,18 @@ func (n *Node) send(typ string, body any) (*events.Signed, error) {
 		return nil, err
 	}
 	return &m, nil
+}
+
+// sendMessage signs and logs a message and queues it for the network,
+// to be sent again while that helps (resend.go).
+func (n *Node) sendMessage(typ string, body any, fx *effects) error {
+	m, err := n.send(typ, body)
+	if err != nil {
+		return err
+	}
+	fx.publish = append(fx.publish, *m)
+	n.scheduleResend(*m)
+	return nil
 }
 
 // SendIntent signs and gossips a swap intent for the K/V store.

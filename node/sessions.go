@@ -101,7 +101,7 @@ func (s *session) parts() []stepper {
 	return out
 }
 
-// sides says which sides this node's parties are on.
+// onSide reports whether one of this node's parties is on side.
 func (s *session) onSide(side tss.Side) bool {
 	if s.signing != nil {
 		return side == tss.SideOnly
@@ -496,18 +496,6 @@ func (n *Node) answerRetransmission(m *events.Signed, now events.Time, fx *effec
 		ended.resent = now
 		fx.publish = append(fx.publish, ended.sent...)
 	}
-}
-
-// sendMessage signs and logs a message and queues it for the network,
-// to be sent again while that helps (resend.go).
-func (n *Node) sendMessage(typ string, body any, fx *effects) error {
-	m, err := n.send(typ, body)
-	if err != nil {
-		return err
-	}
-	fx.publish = append(fx.publish, *m)
-	n.scheduleResend(*m)
-	return nil
 }
 
 // finishIfDone logs a session's outcome once it has one: for a new key

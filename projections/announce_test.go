@@ -59,17 +59,22 @@ func newKey(a *projections.Attempt, label string) events.KeyPublished {
 }
 
 func (w *watcher) announce(from events.PeerID, session events.Hash, key events.KeyPublished) {
-	body, err := events.Marshal(nil, &events.KeyAnnouncement{Session: session, Key: key})
+	w.apply(&events.KeyAnnouncementReceived{Msg: w.signed(from, events.TypeKey, &events.KeyAnnouncement{Session: session, Key: key})})
+}
+
+// signed is body as test peer from (one of eventstest.Peer(0..9)) signs it.
+func (w *watcher) signed(from events.PeerID, typ string, body any) events.Signed {
+	data, err := events.Marshal(nil, body)
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	i := -1
-	for j := range 10 {
-		if eventstest.Peer(j) == from {
-			i = j
+	for i := range 10 {
+		if eventstest.Peer(i) == from {
+			return eventstest.Signed(typ, i, data)
 		}
 	}
-	w.apply(&events.KeyAnnouncementReceived{Msg: eventstest.Signed(events.TypeKey, i, body)})
+	w.t.Fatalf("%s is not a test peer", from.Short())
+	return events.Signed{}
 }
 
 func (w *watcher) current() (events.Hash, bool) {
@@ -126,17 +131,8 @@ func (w *watcher) report(from events.PeerID, session events.Hash, culprits ...ev
 }
 
 func (w *watcher) reportOutcome(from events.PeerID, session events.Hash, timeout bool, culprits ...events.PeerID) {
-	body, err := events.Marshal(nil, &events.CulpritReport{Session: session, Culprits: culprits, Error: "vss verify failed", Timeout: timeout})
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	i := -1
-	for j := range 10 {
-		if eventstest.Peer(j) == from {
-			i = j
-		}
-	}
-	w.apply(&events.CulpritReportReceived{Msg: eventstest.Signed(events.TypeCulprits, i, body)})
+	report := &events.CulpritReport{Session: session, Culprits: culprits, Error: "vss verify failed", Timeout: timeout}
+	w.apply(&events.CulpritReportReceived{Msg: w.signed(from, events.TypeCulprits, report)})
 }
 
 // TestCulpritReports: a node that did not take part in a failed keygen

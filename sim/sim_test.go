@@ -296,6 +296,18 @@ func TestLossRecovers(t *testing.T) {
 // in their logs).
 func TestLogsVerify(t *testing.T) {
 	res := run(t, sim.Config{Faults: []sim.Fault{{sim.Equivocate, 1}, {sim.WrongChecksum, 0}}, Drop: 0.01})
+	for i, rep := range verifyLogs(t, res) {
+		if rep.Duties == 0 || rep.Ticks == 0 {
+			t.Fatalf("node %d: nothing checked: %+v", i, rep)
+		}
+	}
+}
+
+// verifyLogs runs replay --verify on every node's log and fails the test
+// at the first divergence.
+func verifyLogs(t *testing.T, res *sim.Result) []replay.VerifyReport {
+	t.Helper()
+	var reps []replay.VerifyReport
 	for _, n := range res.Nodes {
 		store, err := events.Open(filepath.Dir(n.Log), events.Options{ReadOnly: true})
 		if err != nil {
@@ -306,10 +318,9 @@ func TestLogsVerify(t *testing.T) {
 		if err != nil {
 			t.Fatalf("node %d: %v", n.Index, err)
 		}
-		if rep.Duties == 0 || rep.Ticks == 0 {
-			t.Fatalf("node %d: nothing checked: %+v", n.Index, rep)
-		}
+		reps = append(reps, rep)
 	}
+	return reps
 }
 
 func attempts(t *testing.T, res *sim.Result, i int) []projections.Attempt {
@@ -341,17 +352,7 @@ func TestKeygenThenRegroup(t *testing.T) {
 	if res.Signed == 0 {
 		t.Fatal("nothing signed with the generated key")
 	}
-	for _, n := range res.Nodes {
-		store, err := events.Open(filepath.Dir(n.Log), events.Options{ReadOnly: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = replay.VerifyDuties(store, replay.Until{})
-		store.Close()
-		if err != nil {
-			t.Fatalf("node %d: %v", n.Index, err)
-		}
-	}
+	verifyLogs(t, res)
 }
 
 // TestRegroupIgnoresLocalBlocks: two colluders block node 5 locally (a

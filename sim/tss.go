@@ -36,8 +36,7 @@ import (
 type tssState struct {
 	fixtures  []keygen.LocalPartySaveData // the committee's test key, party i's share for node i
 	preParams []keygen.LocalPreParams     // node i's
-	announced map[events.Hash]bool
-	keys      []*events.KeyPublished // in the order they were made
+	keys      []*events.KeyPublished      // in the order they were made
 }
 
 // loadTSS reads the test keys: without keygen the run starts on the
@@ -53,7 +52,7 @@ func (s *Sim) loadTSS() error {
 	if err != nil && s.cfg.KeygenFor == 0 {
 		return fmt.Errorf("sim --tss: %w (or generate a key first with --keygen-for)", err)
 	}
-	s.tss = &tssState{fixtures: keys, announced: map[events.Hash]bool{}}
+	s.tss = &tssState{fixtures: keys}
 	for _, k := range keys {
 		s.tss.preParams = append(s.tss.preParams, k.LocalPreParams)
 	}
@@ -90,7 +89,6 @@ func (s *Sim) loadTSS() error {
 	}
 	key.Address = "sim-vault"
 	s.key = key
-	s.tss.announced[key.KeyID] = true
 	s.tss.keys = append(s.tss.keys, key)
 	return nil
 }
@@ -146,10 +144,9 @@ func (s *Sim) tssFinished(n *simNode, d projections.Duty, fin *events.TSSSession
 		s.confirmed[d.Session] = true
 		s.recordAll(&events.TxConfirmed{Chain: "sim", TxID: d.Session.String(), Height: uint64(s.now.Std().Unix()), Confirmations: 1, Spends: s.spends[d.Session]})
 	default:
-		if key == nil || s.tss.announced[key.KeyID] {
+		if key == nil || slices.ContainsFunc(s.tss.keys, func(k *events.KeyPublished) bool { return k.KeyID == key.KeyID }) {
 			return
 		}
-		s.tss.announced[key.KeyID] = true
 		s.tss.keys = append(s.tss.keys, key)
 		s.key = key
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/metanode/metanode/events"
 	"github.com/metanode/metanode/projections"
-	"github.com/metanode/metanode/replay"
 	"github.com/metanode/metanode/sim"
 )
 
@@ -68,25 +67,16 @@ func TestRealTSS(t *testing.T) {
 	}
 	// Point-to-point messages reach the log of their recipient only.
 	self := peerID(t, a, 0)
-	store, err := events.Open(filepath.Dir(a.Nodes[0].Log), events.Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	err = store.ForEach(1, store.LastSeq(), func(seq uint64, ev events.Event) error {
+	for j, ev := range logEvents(t, a, 0) {
 		if e, ok := ev.(*events.TSSMessageReceived); ok {
 			var msg events.TSSMessage
 			if err := events.Unmarshal(e.Msg.Body, &msg); err != nil {
-				return err
+				t.Fatal(err)
 			}
 			if len(msg.To) > 0 && !slices.Contains(msg.To, self) {
-				t.Fatalf("seq %d: node 0 logged a tss message for %v", seq, msg.To)
+				t.Fatalf("seq %d: node 0 logged a tss message for %v", j+1, msg.To)
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -108,18 +98,9 @@ func logEvents(t *testing.T, res *sim.Result, i int) []events.Event {
 // logKinds counts node i's events per kind.
 func logKinds(t *testing.T, res *sim.Result, i int) map[events.Kind]int {
 	t.Helper()
-	store, err := events.Open(filepath.Dir(res.Nodes[i].Log), events.Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
 	kinds := map[events.Kind]int{}
-	err = store.ForEach(1, store.LastSeq(), func(_ uint64, ev events.Event) error {
+	for _, ev := range logEvents(t, res, i) {
 		kinds[ev.Kind()]++
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	return kinds
 }
@@ -177,12 +158,8 @@ func TestRealKeygenAndRegroup(t *testing.T) {
 	}
 	// A signing session started after node 0 took the regroup's key, and
 	// succeeded: the new shares sign.
-	store, err := events.Open(filepath.Dir(res.Nodes[0].Log), events.Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
 	newKey, started, signedAfter := false, map[events.Hash]bool{}, false
-	err = store.ForEach(1, store.LastSeq(), func(_ uint64, ev events.Event) error {
+	for _, ev := range logEvents(t, res, 0) {
 		switch e := ev.(type) {
 		case *events.KeyPublished:
 			newKey = e.KeyID.String() == after.KeyID
@@ -191,26 +168,11 @@ func TestRealKeygenAndRegroup(t *testing.T) {
 		case *events.TSSSessionFinished:
 			signedAfter = signedAfter || (started[e.Session] && e.Outcome == events.OutcomeSuccess)
 		}
-		return nil
-	})
-	store.Close()
-	if err != nil {
-		t.Fatal(err)
 	}
 	if !signedAfter {
 		t.Fatal("no signing session on the regroup's key succeeded")
 	}
-	for _, n := range res.Nodes {
-		store, err := events.Open(filepath.Dir(n.Log), events.Options{ReadOnly: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = replay.VerifyDuties(store, replay.Until{})
-		store.Close()
-		if err != nil {
-			t.Fatalf("node %d: %v", n.Index, err)
-		}
-	}
+	verifyLogs(t, res)
 }
 
 // TestRealTSSByzantine: a signer that corrupts its point-to-point shares
@@ -286,11 +248,10 @@ func TestRealTSSSurvivesLoss(t *testing.T) {
 func TestRealKeygenCulprit(t *testing.T) {
 	for _, tc := range []struct {
 		behaviour sim.Behaviour
-		outcome   string
 		reason    string
 	}{
-		{sim.CorruptShare, "failed", projections.BlockCulprit.String()},
-		{sim.TSSSilent, "failed", projections.BlockTimeout.String()},
+		{sim.CorruptShare, projections.BlockCulprit.String()},
+		{sim.TSSSilent, projections.BlockTimeout.String()},
 	} {
 		t.Run(string(tc.behaviour), func(t *testing.T) {
 			const liar = 1
@@ -299,7 +260,7 @@ func TestRealKeygenCulprit(t *testing.T) {
 			failed, succeeded := false, false
 			for _, a := range res.Attempts {
 				switch {
-				case a.Outcome == tc.outcome && slices.Equal(a.Culprits, []int{liar}):
+				case a.Outcome == "failed" && slices.Equal(a.Culprits, []int{liar}):
 					failed = true
 				case a.Outcome == "success" && failed:
 					succeeded = true
