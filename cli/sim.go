@@ -31,7 +31,13 @@ func simCommand() *cli.Command {
 			&cli.StringFlag{Name: "byzantine", Usage: "faulty nodes as `KIND@INDEX,...`", EnvVars: envName("sim-byzantine")},
 			&cli.Float64Flag{Name: "drop", Usage: "probability that a message to one receiver is lost", EnvVars: envName("sim-drop")},
 			&cli.Float64Flag{Name: "drop-tss", Usage: "the same for tss messages only, on top of --drop", EnvVars: envName("sim-drop-tss")},
-			&cli.DurationFlag{Name: "max-delay", Value: 300 * time.Millisecond, Usage: "largest delivery delay", EnvVars: envName("sim-max-delay")},
+			&cli.BoolFlag{Name: "lockstep", Usage: "the old world, for comparison only: every node ticks at one instant and messages land before the next tick", EnvVars: envName("sim-lockstep")},
+			&cli.DurationFlag{Name: "max-delay", Value: 300 * time.Millisecond, Usage: "with --lockstep: largest delivery delay", EnvVars: envName("sim-max-delay")},
+			&cli.DurationFlag{Name: "clock-spread", Value: sim.DefaultClockSpread, Usage: "node clock offsets spread over this much", EnvVars: envName("sim-clock-spread")},
+			&cli.Float64Flag{Name: "drift-ppm", Usage: "node clocks run fast or slow by up to this many parts per million", EnvVars: envName("sim-drift-ppm")},
+			&cli.DurationFlag{Name: "delay-median", Value: sim.DefaultDelayMedian, Usage: "median delivery delay (lognormal)", EnvVars: envName("sim-delay-median")},
+			&cli.DurationFlag{Name: "delay-p99", Value: sim.DefaultDelayP99, Usage: "99th percentile delivery delay (lognormal)", EnvVars: envName("sim-delay-p99")},
+			&cli.DurationFlag{Name: "chain-lag", Value: sim.DefaultChainLag, Usage: "each node sees a chain fact within this long of it happening", EnvVars: envName("sim-chain-lag")},
 			&cli.BoolFlag{Name: "tss", Usage: "run every tss session for real, on the built-in test key of the committee (5/2, 7/4 or 10/6)", EnvVars: envName("sim-tss")},
 			&cli.IntFlag{Name: "committee", Usage: "how many nodes hold key shares (n; default: all)", EnvVars: envName("sim-committee")},
 			&cli.StringFlag{Name: "fixtures", Usage: "a directory of test keys for --tss (default: the committed ones, built in)", EnvVars: envName("sim-fixtures")},
@@ -41,6 +47,14 @@ func simCommand() *cli.Command {
 			jsonFlag(),
 		},
 		Action: runSim,
+	}
+}
+
+// simTiming reads the timing flags.
+func simTiming(c *cli.Context) sim.Timing {
+	return sim.Timing{
+		Lockstep: c.Bool("lockstep"), ClockSpread: c.Duration("clock-spread"), DriftPPM: c.Float64("drift-ppm"),
+		DelayMedian: c.Duration("delay-median"), DelayP99: c.Duration("delay-p99"), ChainLag: c.Duration("chain-lag"),
 	}
 }
 
@@ -56,6 +70,7 @@ func runSim(c *cli.Context) error {
 	cfg := sim.Config{
 		Nodes: c.Int("nodes"), Threshold: c.Int("threshold"), Seed: c.Uint64("seed"),
 		Duration: c.Duration("duration"), Dir: c.String("out"), Drop: c.Float64("drop"), DropTSS: c.Float64("drop-tss"), MaxDelay: c.Duration("max-delay"),
+		Timing:    simTiming(c),
 		Committee: c.Int("committee"), KeygenFor: c.Duration("keygen-for"), DepositEvery: c.Duration("deposit-every"), TSS: c.Bool("tss"), Fixtures: fixturesFS(c.String("fixtures")),
 	}
 	if cfg.Threshold == 0 {

@@ -83,6 +83,8 @@ func FuzzMessageBodies(f *testing.F) {
 			v = &events.KVEntry{}
 		case events.TypeTSS:
 			v = &events.TSSMessage{}
+		case events.TypeEvidence:
+			v = &events.Evidence{}
 		default:
 			return
 		}

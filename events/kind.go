@@ -27,6 +27,7 @@ const (
 	KindKeyPublished
 	KindKeyAnnouncementReceived
 	KindCulpritReportReceived
+	KindEvidenceReceived
 
 	// kindCount is one past the highest kind this version knows.
 	kindCount
@@ -52,6 +53,7 @@ var kindNames = [kindCount]string{
 	KindKeyPublished:            "key-published",
 	KindKeyAnnouncementReceived: "key-announcement-received",
 	KindCulpritReportReceived:   "culprit-report-received",
+	KindEvidenceReceived:        "evidence-received",
 }
 
 // Kinds lists every kind this version can read, in number order.
@@ -113,6 +115,8 @@ func newEvent(k Kind) (Event, error) {
 		return &KeyAnnouncementReceived{}, nil
 	case KindCulpritReportReceived:
 		return &CulpritReportReceived{}, nil
+	case KindEvidenceReceived:
+		return &EvidenceReceived{}, nil
 	}
 	return nil, fmt.Errorf("%w: %d (written by a newer metanode?)", ErrUnknownKind, uint16(k))
 }

@@ -17,6 +17,7 @@ const (
 	TypeTSS          = "tss"
 	TypeKey          = "key"
 	TypeCulprits     = "culprits"
+	TypeEvidence     = "evidence"
 )
 
 // Signed is a protocol message as it travelled: the exact body bytes its
@@ -83,10 +84,14 @@ type SigningSet struct {
 	Members []PeerID `msgpack:"mb"` // sorted, sender included
 }
 
-// Checksum is phase 3: H(r || m0 || set ids) from a threshold set member.
+// Checksum is phase 3: H(r || m0 || set ids) from a threshold set member,
+// with the doc and the set it was computed from. A checksum whose sum is
+// not that of its own doc and set is a provable lie: anyone can check it.
 type Checksum struct {
-	Round int64 `msgpack:"r"`
-	Sum   Hash  `msgpack:"c"`
+	Round int64    `msgpack:"r"`
+	Sum   Hash     `msgpack:"c"`
+	M0    Hash     `msgpack:"m0"`
+	Set   []PeerID `msgpack:"s"` // the threshold set, in seniority order
 }
 
 // KeygenCommit opens a keygen or regroup attempt: H(epoch || committee ids).
@@ -125,6 +130,14 @@ type CulpritReport struct {
 	Culprits []PeerID `msgpack:"c"` // sorted
 	Error    string   `msgpack:"e"`
 	Timeout  bool     `msgpack:"t"`
+}
+
+// Evidence is two different signed messages of one type from one sender
+// for one round or epoch: equivocation, which every node can verify from
+// the two signatures alone and blocks the sender for.
+type Evidence struct {
+	A Signed `msgpack:"a"`
+	B Signed `msgpack:"b"`
 }
 
 // TSSMessage carries one tss-lib message of one session. Point-to-point

@@ -24,6 +24,8 @@ func ReceivedEvent(m Signed) (Event, error) {
 		return &KeyAnnouncementReceived{Msg: m}, nil
 	case TypeCulprits:
 		return &CulpritReportReceived{Msg: m}, nil
+	case TypeEvidence:
+		return &EvidenceReceived{Msg: m}, nil
 	}
 	return nil, fmt.Errorf("no event for message type %q", m.Type)
 }

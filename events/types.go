@@ -53,6 +53,9 @@ type (
 	CulpritReportReceived struct {
 		Msg Signed `msgpack:"m"`
 	}
+	EvidenceReceived struct {
+		Msg Signed `msgpack:"m"`
+	}
 )
 
 // MessageSent is a message this node signed and handed to the network.
@@ -210,6 +213,7 @@ func (*KeyAnnouncementReceived) Kind() Kind {
 	return KindKeyAnnouncementReceived
 }
 func (*CulpritReportReceived) Kind() Kind { return KindCulpritReportReceived }
+func (*EvidenceReceived) Kind() Kind      { return KindEvidenceReceived }
 
 // Sender returns the signer of a received or sent message, and whether ev
 // carries one.
@@ -240,6 +244,8 @@ func SignedOf(ev Event) (*Signed, bool) {
 	case *KeyAnnouncementReceived:
 		return &e.Msg, true
 	case *CulpritReportReceived:
+		return &e.Msg, true
+	case *EvidenceReceived:
 		return &e.Msg, true
 	case *MessageSent:
 		return &e.Msg, true

@@ -17,15 +17,18 @@ const Domain = "metanode/v1/"
 // MaxBody is each message type's size limit; larger messages are dropped
 // at validation.
 var MaxBody = map[string]int{
-	events.TypePing:         1 << 10,
-	events.TypeProposal:     64 << 10,
-	events.TypeSigningSet:   16 << 10,
-	events.TypeChecksum:     256,
+	events.TypePing:       1 << 10,
+	events.TypeProposal:   64 << 10,
+	events.TypeSigningSet: 16 << 10,
+	events.TypeChecksum:   16 << 10, // names the threshold set
+
 	events.TypeKeygenCommit: 256,
 	events.TypeKVEntry:      4 << 10,
 	events.TypeTSS:          1 << 20,
 	events.TypeKey:          64 << 10,
 	events.TypeCulprits:     16 << 10,
+	// two messages of one type, the largest a proposal, with envelopes
+	events.TypeEvidence: 2*(64<<10) + 1<<10,
 }
 
 // Validation errors.

@@ -47,7 +47,7 @@ func TestSignValidate(t *testing.T) {
 		{"signature moved to another type", otherType, net.ErrBadSignature},
 		{"body changed", tampered, net.ErrBadSignature},
 		{"unknown type", events.Signed{Type: "gossip", From: good.From, Body: good.Body, Sig: good.Sig}, net.ErrUnknownType},
-		{"too large", events.Signed{Type: events.TypeChecksum, From: good.From, Body: make([]byte, 300), Sig: good.Sig}, net.ErrTooLarge},
+		{"too large", events.Signed{Type: events.TypeChecksum, From: good.From, Body: make([]byte, 17<<10), Sig: good.Sig}, net.ErrTooLarge},
 		{"sender not a peer id", events.Signed{Type: events.TypePing, From: "nobody", Body: good.Body, Sig: good.Sig}, net.ErrBadSender},
 	}
 	for _, tc := range tests {

@@ -353,6 +353,8 @@ func (n *Node) execute(d projections.Duty, fx *effects) error {
 		typ, body = events.TypeChecksum, &d.Checksum
 	case projections.DutySendKeygenCommit:
 		typ, body = events.TypeKeygenCommit, &d.KeygenCommit
+	case projections.DutySendEvidence:
+		typ, body = events.TypeEvidence, &d.Evidence
 	case projections.DutyStartSigning, projections.DutyStartKeygen, projections.DutyStartResharing:
 		// Committed before it runs: a replica that takes over never starts
 		// the same session twice.

@@ -32,13 +32,13 @@ type resend struct {
 // first copy did not. (A repeated ping is evidence of replay: logged.)
 var dedupedTypes = map[string]bool{
 	events.TypeProposal: true, events.TypeSigningSet: true, events.TypeChecksum: true,
-	events.TypeKeygenCommit: true, events.TypeTSS: true, events.TypeKey: true, events.TypeCulprits: true,
+	events.TypeKeygenCommit: true, events.TypeTSS: true, events.TypeKey: true, events.TypeCulprits: true, events.TypeEvidence: true,
 }
 
 // phaseEnd is when retransmitting a message of this type stops helping.
 func (n *Node) phaseEnd(typ string) (events.Time, bool) {
 	params := n.state.Summary.Params()
-	if typ == events.TypeKey || typ == events.TypeCulprits {
+	if typ == events.TypeKey || typ == events.TypeCulprits || typ == events.TypeEvidence {
 		// what a finished keygen or resharing tells everyone: while the
 		// next attempt is still far
 		return n.state.Summary.LastTick.Add(params.KeygenEpoch / 2), true

@@ -164,9 +164,10 @@ func TestCulpritReports(t *testing.T) {
 	}
 }
 
-// TestSigningCulpritIsLocal: a culprit of a signing session blocks it
-// here, but regroup does not honor it (only the set saw the failure); a
-// keygen culprit it does.
+// TestSigningCulpritIsLocal: a culprit of a session of this node's own
+// (signing or keygen) blocks it here, but no committee honors it: only
+// this node saw the failure (a share may be corrupted towards it alone);
+// t+1 reports make a culprit every node's (TestCulpritReports).
 func TestSigningCulpritIsLocal(t *testing.T) {
 	w, _ := newWatcher(t)
 	signer, keygenCulprit := eventstest.Peer(5), eventstest.Peer(6)
@@ -178,8 +179,8 @@ func TestSigningCulpritIsLocal(t *testing.T) {
 	if !b.BlockedFor(signer, projections.BlockCulprit) || b.HasEvidenceAgainst(signer) {
 		t.Fatal("a signing culprit must be blocked here, and not excluded from regroup")
 	}
-	if !b.BlockedFor(keygenCulprit, projections.BlockCulprit) || !b.HasEvidenceAgainst(keygenCulprit) {
-		t.Fatal("a keygen culprit must be blocked and excluded from regroup")
+	if !b.BlockedFor(keygenCulprit, projections.BlockCulprit) || b.HasEvidenceAgainst(keygenCulprit) || b.SharedBlock(keygenCulprit) {
+		t.Fatal("a keygen culprit of its own session must be blocked here, and honored by no committee")
 	}
 }
 

@@ -63,6 +63,8 @@ type Blocks struct {
 	entries []Block // in the order they were made; expired ones stay
 	// signing: the signing sessions started here and not yet finished.
 	signing map[events.Hash]bool
+	// equivocations: evidence pairs held, to gossip and to show.
+	equivocations []*Equivocation
 }
 
 // Apply implements Projection: tss session outcomes name culprits.
@@ -73,6 +75,12 @@ func (b *Blocks) Apply(seq uint64, ev events.Event) {
 		b.params = e.Params
 	case *events.Tick:
 		b.now = e.Time
+	case *events.EvidenceReceived:
+		b.onEvidence(seq, &e.Msg)
+	case *events.MessageSent:
+		if e.Msg.Type == events.TypeEvidence {
+			b.onEvidenceSent(&e.Msg)
+		}
 	case *events.TSSSessionStarted:
 		if e.Protocol == events.SessionSigning {
 			if b.signing == nil {
@@ -81,8 +89,14 @@ func (b *Blocks) Apply(seq uint64, ev events.Event) {
 			b.signing[e.Session] = true
 		}
 	case *events.TSSSessionFinished:
-		local := b.signing[e.Session]
+		// What a node's own session names is its own view: a share
+		// corrupted towards this node alone fails only its session. Such a
+		// block is local: it counts here, but no committee honors it, or
+		// one byzantine sender could give one honest node a committee of
+		// its own. Committees honor culprits t+1 participants reported
+		// (committee.go), which every node learns alike.
 		delete(b.signing, e.Session)
+		const local = true
 		reason := BlockCulprit
 		if e.Outcome == events.OutcomeTimeout {
 			reason = BlockTimeout
@@ -164,9 +178,36 @@ func (b *Blocks) HasEvidenceAgainst(peer events.PeerID) bool {
 	return false
 }
 
+// SharedBlock reports whether a peer is blocked now by an entry every
+// node holds alike (evidence gossiped, or reported by t+1 participants),
+// not by one only this node's own view produced: what keygen committees
+// honor.
+func (b *Blocks) SharedBlock(peer events.PeerID) bool {
+	for _, e := range b.entries {
+		if e.Peer == peer && !e.Local && b.now < e.Until {
+			return true
+		}
+	}
+	return false
+}
+
+// sharedBlockFor: a shared block (see SharedBlock) for a reason is in
+// force; a local one of the same reason does not count.
+func (b *Blocks) sharedBlockFor(peer events.PeerID, reason BlockReason) bool {
+	for _, e := range b.entries {
+		if e.Peer == peer && e.Reason == reason && !e.Local && b.now < e.Until {
+			return true
+		}
+	}
+	return false
+}
+
 // AppendState implements Projection.
 func (b *Blocks) AppendState(dst []byte) []byte {
-	out, err := events.Marshal(dst, &b.entries)
+	out, err := events.Marshal(dst, &struct {
+		Entries       []Block         `msgpack:"e"`
+		Equivocations []*Equivocation `msgpack:"q"`
+	}{b.entries, b.equivocations})
 	if err != nil {
 		panic(fmt.Sprintf("encode blocks state: %v", err))
 	}

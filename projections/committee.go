@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"bytes"
 	"crypto/sha512"
 	"encoding/binary"
 	"fmt"
@@ -32,6 +33,27 @@ type Attempt struct {
 	// Reported tallies, per culprit, the participants that reported it
 	// after a failed session; t+1 make every node block it.
 	Reported []CulpritTally `msgpack:"rp"`
+	// LeftOut: participants whose commit was missing or named another sum
+	// when the commit phase failed; the next attempt leaves them out.
+	LeftOut []events.PeerID `msgpack:"lo"`
+	// Excluded: peers this attempt left out because the previous one
+	// failed on their commits or disputes.
+	Excluded []events.PeerID `msgpack:"ex"`
+	// Disputes: participants that reported a proof failure, and whom
+	// they named (a claim only t+1 reports confirm).
+	Disputes []Dispute `msgpack:"ds"`
+}
+
+// Dispute is one participant's claim that another sent it a message that
+// failed tss-lib's proof checks. The message was sealed to the reporter,
+// so nobody else can check it: the claim is true (a share corrupted
+// towards the reporter alone) or a lie (to knock an honest peer out).
+// Nobody is blamed for it, but both sit out the next attempt, so that
+// attempt succeeds whichever of the two is byzantine, and a byzantine
+// reporter cannot stall keygen or regroup without sitting out too.
+type Dispute struct {
+	Reporter events.PeerID `msgpack:"r"`
+	Culprit  events.PeerID `msgpack:"c"`
 }
 
 // CulpritTally is the participants that reported one culprit, for a
@@ -69,7 +91,17 @@ type Committees struct {
 
 	cur     *Attempt
 	history []Attempt
+	// early: commits for an attempt this node has not opened yet.
+	early []EarlyMessage
 }
+
+// maxEarlyCommits bounds the commits one sender can park for the next
+// attempt: one, and a second to prove equivocation.
+const maxEarlyCommits = 2
+
+// maxAttempts bounds the attempts kept (a keygen period of 5-minute
+// epochs is short; regroups are daily): the log keeps them all.
+const maxAttempts = 512
 
 // NewCommittees returns the keygen/regroup projection over the given
 // projections, which must be folded before it.
@@ -118,6 +150,9 @@ func (c *Committees) Apply(seq uint64, ev events.Event) {
 			}
 			c.onCommit(seq, &e.Msg)
 		}
+		if e.Msg.Type == events.TypeCulprits && e.Msg.From == c.self {
+			c.onCulpritReport(seq, &e.Msg) // its own report counts among the t+1
+		}
 	case *events.TSSSessionStarted:
 		if c.cur != nil && e.Protocol != events.SessionSigning && e.Session == c.cur.Sum {
 			nonce := e.Session
@@ -143,6 +178,7 @@ func (c *Committees) tick(now events.Time) {
 	}
 	if c.cur != nil && c.cur.Session == nil && now.Sub(c.cur.Start) >= c.params.KeygenEpoch/2 {
 		c.cur.Outcome, c.cur.Reason = "skipped", "commits incomplete or mismatched"
+		c.cur.LeftOut = c.faultyCommitters()
 		c.finish()
 	}
 	var period int64
@@ -160,20 +196,72 @@ func (c *Committees) tick(now events.Time) {
 		return
 	}
 	c.open(epoch, regroup)
+	c.countEarly()
+}
+
+// faultyCommitters are the participants whose commit did not arrive, or
+// named another sum, by the end of the commit phase.
+func (c *Committees) faultyCommitters() []events.PeerID {
+	var out []events.PeerID
+	for _, p := range c.cur.Participants() {
+		if p == c.self {
+			continue // its own commit it sent; if its view differed, others leave it out
+		}
+		i := slices.IndexFunc(c.cur.Commits, func(r *ChecksumRecord) bool { return r.From == p })
+		if i < 0 || c.cur.Commits[i].Sum != c.cur.Sum {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// leftOut is the peers the next attempt leaves out: those whose commit
+// failed the attempt just before it. One attempt only: a peer that was
+// merely late is back in the one after.
+func (c *Committees) leftOut() []events.PeerID {
+	if len(c.history) == 0 {
+		return nil
+	}
+	last := &c.history[len(c.history)-1]
+	out := slices.Clone(last.LeftOut)
+	for _, d := range last.Disputes {
+		if !c.confirmedCulprit(last, d.Culprit) {
+			out = append(out, d.Reporter, d.Culprit)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// confirmedCulprit: t+1 participants reported the peer for a proof failure.
+func (c *Committees) confirmedCulprit(a *Attempt, p events.PeerID) bool {
+	return slices.ContainsFunc(a.Reported, func(t CulpritTally) bool {
+		return t.Culprit == p && !t.Timeout && len(t.From) >= c.params.Threshold+1
+	})
+}
+
+// disputant: the peer reported a proof failure in the attempt; its
+// session stopped there, so others waiting for it is no fault of its own.
+func (a *Attempt) disputant(p events.PeerID) bool {
+	return slices.ContainsFunc(a.Disputes, func(d Dispute) bool { return d.Reporter == p })
 }
 
 // open starts an attempt at the epoch's boundary.
 func (c *Committees) open(epoch int64, regroup bool) {
-	a := &Attempt{Regroup: regroup, Epoch: epoch, Start: c.now, Outcome: "committing"}
+	a := &Attempt{Regroup: regroup, Epoch: epoch, Start: c.now, Outcome: "committing", Excluded: slices.Clone(c.leftOut())}
+	excluded := func(p events.PeerID) bool { return slices.Contains(a.Excluded, p) }
 	if regroup {
 		if _, ok := c.keys.Current(); !ok {
 			return // nothing to regroup
 		}
 		// Local block lists do not exclude anyone from regroup: only
 		// evidence every node can verify does.
-		eligible := c.peers.List(c.blocks.HasEvidenceAgainst)
+		eligible := c.peers.List(func(p events.PeerID) bool { return c.blocks.HasEvidenceAgainst(p) || excluded(p) })
 		for _, ps := range eligible {
-			if c.keys.IsMember(ps.ID) && len(a.Old) < c.params.Threshold+1 {
+			// The old side must prove its share in its pings: a member
+			// that cannot (it lost its share, or pings under another key)
+			// would fail the resharing.
+			if c.keys.IsMember(ps.ID) && ps.ProvedShare && len(a.Old) < c.params.Threshold+1 {
 				a.Old = append(a.Old, ps.ID)
 			}
 			if len(a.Committee) < c.params.CommitteeSize {
@@ -186,7 +274,10 @@ func (c *Committees) open(epoch int64, regroup bool) {
 			return
 		}
 	} else {
-		for _, ps := range c.peers.List(c.blocks.Blocked) {
+		// Keygen honors blocks every node holds alike (evidence, and
+		// culprits or timeouts t+1 participants reported), never one only
+		// this node's own session or view produced.
+		for _, ps := range c.peers.List(func(p events.PeerID) bool { return c.blocks.SharedBlock(p) || excluded(p) }) {
 			if len(a.Committee) < c.params.CommitteeSize {
 				a.Committee = append(a.Committee, ps.ID)
 			}
@@ -293,6 +384,12 @@ func (c *Committees) onCulpritReport(seq uint64, m *events.Signed) {
 		if culprit == m.From || !slices.Contains(participants, culprit) {
 			continue
 		}
+		if r.Timeout && a.disputant(culprit) {
+			continue // it stopped on a failure it reported: not silent
+		}
+		if !r.Timeout && !slices.Contains(a.Disputes, Dispute{Reporter: m.From, Culprit: culprit}) {
+			a.Disputes = append(a.Disputes, Dispute{Reporter: m.From, Culprit: culprit})
+		}
 		i := slices.IndexFunc(a.Reported, func(t CulpritTally) bool { return t.Culprit == culprit && t.Timeout == r.Timeout })
 		if i < 0 {
 			a.Reported = append(a.Reported, CulpritTally{Culprit: culprit, Timeout: r.Timeout})
@@ -308,7 +405,7 @@ func (c *Committees) onCulpritReport(seq uint64, m *events.Signed) {
 		if r.Timeout {
 			reason = BlockTimeout
 		}
-		if len(tally.From) == c.params.Threshold+1 && !c.blocks.BlockedFor(culprit, reason) {
+		if len(tally.From) == c.params.Threshold+1 && !c.blocks.sharedBlockFor(culprit, reason) {
 			c.blocks.Add(Block{Peer: culprit, Reason: reason, Evidence: slices.Clone(tally.Seqs), Round: a.Epoch,
 				Note: fmt.Sprintf("reported by %d participants of %s epoch %d", len(tally.From), kind, a.Epoch)})
 		}
@@ -318,6 +415,9 @@ func (c *Committees) onCulpritReport(seq uint64, m *events.Signed) {
 func (c *Committees) finish() {
 	c.history = append(c.history, *c.cur)
 	c.cur = nil
+	if len(c.history) > maxAttempts {
+		c.history = slices.Delete(c.history, 0, len(c.history)-maxAttempts)
+	}
 }
 
 // CommitSum is H(epoch || committee ids); a regroup's includes its old
@@ -340,11 +440,12 @@ func CommitSum(epoch int64, regroup bool, old, committee []events.PeerID) events
 }
 
 func (c *Committees) onCommit(seq uint64, m *events.Signed) {
-	if c.cur == nil {
+	var k events.KeygenCommit
+	if events.Unmarshal(m.Body, &k) != nil {
 		return
 	}
-	var k events.KeygenCommit
-	if events.Unmarshal(m.Body, &k) != nil || k.Epoch != c.cur.Epoch || k.Regroup != c.cur.Regroup {
+	if c.cur == nil || k.Epoch != c.cur.Epoch || k.Regroup != c.cur.Regroup {
+		c.keepEarly(seq, m, &k)
 		return
 	}
 	if !slices.Contains(c.cur.Participants(), m.From) {
@@ -352,12 +453,53 @@ func (c *Committees) onCommit(seq uint64, m *events.Signed) {
 	}
 	for _, prev := range c.cur.Commits {
 		if prev.From == m.From {
+			if !bytes.Equal(prev.Msg.Body, m.Body) {
+				c.blocks.Equivocated(prev.Seq, seq, &prev.Msg, m, 2*k.Epoch+boolInt(k.Regroup), "two different commits for one attempt")
+			}
 			return
 		}
 	}
-	c.cur.Commits = append(c.cur.Commits, &ChecksumRecord{Seq: seq, From: m.From, Sum: k.Sum})
+	c.cur.Commits = append(c.cur.Commits, &ChecksumRecord{Seq: seq, From: m.From, Sum: k.Sum, Msg: *m})
 	if k.Sum != c.cur.Sum {
 		c.cur.Mismatched = append(c.cur.Mismatched, m.From)
+	}
+}
+
+// keepEarly keeps a commit for an attempt this node has not opened yet
+// (its clock is behind the sender's), to count when it opens: for the
+// next epoch of either kind, bounded per sender.
+func (c *Committees) keepEarly(seq uint64, m *events.Signed, k *events.KeygenCommit) {
+	period := c.params.KeygenEpoch
+	if k.Regroup {
+		period = c.params.RegroupInterval
+	}
+	if period <= 0 {
+		return
+	}
+	start := events.Time(k.Epoch * int64(period))
+	if start <= c.now.Add(-c.params.MaxClockSkew) || start.Sub(c.now) > c.params.MaxClockSkew+c.params.PingInterval {
+		return // not an attempt about to open here
+	}
+	held := 0
+	for _, e := range c.early {
+		if e.Msg.From == m.From {
+			held++
+		}
+	}
+	if held < maxEarlyCommits {
+		c.early = append(c.early, EarlyMessage{Seq: seq, Msg: *m})
+	}
+}
+
+// countEarly counts the kept commits of the attempt just opened.
+func (c *Committees) countEarly() {
+	early := c.early
+	c.early = nil
+	if c.cur == nil {
+		return
+	}
+	for i := range early {
+		c.onCommit(early[i].Seq, &early[i].Msg)
 	}
 }
 
@@ -408,9 +550,10 @@ func (c *Committees) duties() []Duty {
 // AppendState implements Projection.
 func (c *Committees) AppendState(dst []byte) []byte {
 	out, err := events.Marshal(dst, &struct {
-		Current *Attempt  `msgpack:"c"`
-		History []Attempt `msgpack:"h"`
-	}{c.cur, c.history})
+		Current *Attempt       `msgpack:"c"`
+		History []Attempt      `msgpack:"h"`
+		Early   []EarlyMessage `msgpack:"e"`
+	}{c.cur, c.history, c.early})
 	if err != nil {
 		panic(fmt.Sprintf("encode committees state: %v", err))
 	}

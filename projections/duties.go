@@ -20,11 +20,12 @@ const (
 	DutySendKeygenCommit
 	DutyStartKeygen
 	DutyStartResharing
+	DutySendEvidence
 )
 
 func (k DutyKind) String() string {
 	return [...]string{"", "send ping", "check stake", "send proposal", "send signing set", "send checksum", "start signing",
-		"send keygen commit", "start keygen", "start resharing"}[k]
+		"send keygen commit", "start keygen", "start resharing", "send evidence"}[k]
 }
 
 // Duty is one thing the node must do now. Which fields are set depends on
@@ -47,6 +48,8 @@ type Duty struct {
 	Signers    []events.PeerID
 	OldParties []events.PeerID
 	M0         events.Hash
+	// DutySendEvidence: an equivocation pair to gossip.
+	Evidence events.Evidence
 }
 
 // Duties returns what this node must do now: a pure function of the
@@ -66,6 +69,7 @@ func (s *State) Duties() []Duty {
 	for _, check := range s.Peers.StakeChecksDue() {
 		duties = append(duties, Duty{Kind: DutyCheckStake, StakeCheck: check})
 	}
+	duties = append(duties, s.Blocks.evidenceDuties()...)
 	duties = append(duties, s.Committees.duties()...)
 	return append(duties, s.Rounds.duties()...)
 }
@@ -91,10 +95,14 @@ func (r *Rounds) duties() []Duty {
 	}
 	th := cur.Threshold
 	inSet := th != nil && th.Found && slices.Contains(th.Set, r.self)
-	if inSet && cur.Outcome == OutcomePending && !cur.SentChecksum && offset < events.Time(r.params.CheckPhase) {
-		duties = append(duties, Duty{Kind: DutySendChecksum, Checksum: events.Checksum{Round: cur.Number, Sum: cur.Expected}})
+	// Cooldown gates both: a node that saw t+1 committee members signing
+	// in this round neither checksums nor starts a session of its own.
+	if inSet && !cur.Cooldown && cur.Outcome == OutcomePending && !cur.SentChecksum && offset < events.Time(r.params.CheckPhase) {
+		duties = append(duties, Duty{Kind: DutySendChecksum, Checksum: events.Checksum{
+			Round: cur.Number, Sum: cur.Expected, M0: th.M0, Set: slices.Clone(th.Set),
+		}})
 	}
-	if inSet && cur.Outcome == OutcomePending && cur.Session == nil && r.ChecksumsComplete() && offset < events.Time(r.params.CheckPhase) {
+	if inSet && !cur.Cooldown && cur.Outcome == OutcomePending && cur.Session == nil && r.ChecksumsComplete() && offset < events.Time(r.params.CheckPhase) {
 		duties = append(duties, Duty{
 			Kind: DutyStartSigning, Session: cur.Expected, Round: cur.Number, Signers: slices.Clone(th.Set), M0: th.M0,
 		})

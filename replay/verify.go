@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -123,6 +124,8 @@ func actionKind(ev events.Event) (projections.DutyKind, bool) {
 			return projections.DutySendChecksum, true
 		case events.TypeKeygenCommit:
 			return projections.DutySendKeygenCommit, true
+		case events.TypeEvidence:
+			return projections.DutySendEvidence, true
 		}
 		return 0, false // kv intents and others are not duties
 	case *events.StakeChecked:
@@ -169,13 +172,19 @@ func matches(d projections.Duty, ev events.Event) bool {
 			if events.Unmarshal(e.Msg.Body, &c) != nil {
 				return false
 			}
-			return c == d.Checksum
+			return c.Round == d.Checksum.Round && c.Sum == d.Checksum.Sum && c.M0 == d.Checksum.M0 && slices.Equal(c.Set, d.Checksum.Set)
 		case projections.DutySendKeygenCommit:
 			var k events.KeygenCommit
 			if events.Unmarshal(e.Msg.Body, &k) != nil {
 				return false
 			}
 			return k == d.KeygenCommit
+		case projections.DutySendEvidence:
+			var ev events.Evidence
+			if events.Unmarshal(e.Msg.Body, &ev) != nil {
+				return false
+			}
+			return bytes.Equal(ev.A.Sig, d.Evidence.A.Sig) && bytes.Equal(ev.B.Sig, d.Evidence.B.Sig)
 		}
 	case *events.StakeChecked:
 		return e.Peer == d.StakeCheck.Peer && e.StakeTx == d.StakeCheck.StakeTx

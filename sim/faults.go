@@ -28,10 +28,20 @@ const (
 	// Frame: the node's own log blames node N-1 for a tss timeout it never
 	// caused (a local block, unverifiable by others), 8 minutes in.
 	Frame Behaviour = "frame"
+	// Targeted (adversaries.go): different messages to different nodes,
+	// or timed to split their views.
+	EquivocateSet      Behaviour = "equivocate-set"      // one signing set to half the nodes, another to the rest
+	EquivocateChecksum Behaviour = "equivocate-checksum" // two consistent checksums of different sets
+	EquivocateCommit   Behaviour = "equivocate-commit"   // two different keygen/regroup commits
+	LateSet            Behaviour = "late-set"            // its set lands just before the cut-off at half the nodes, just after at the rest
+	CorruptShareOne    Behaviour = "corrupt-share-one"   // with --tss: corrupts only what it sends one peer
+	CommitWrong        Behaviour = "commit-wrong"        // commits to a wrong sum
+	CommitSilent       Behaviour = "commit-silent"       // never commits
 )
 
 // Behaviours lists every behaviour.
-var Behaviours = []Behaviour{Equivocate, Forge, Replay, YoungStake, MovedStake, Clone, WrongChecksum, SmallSets, Silent, CorruptShare, TSSSilent, Frame}
+var Behaviours = []Behaviour{Equivocate, Forge, Replay, YoungStake, MovedStake, Clone, WrongChecksum, SmallSets, Silent, CorruptShare, TSSSilent, Frame,
+	EquivocateSet, EquivocateChecksum, EquivocateCommit, LateSet, CorruptShareOne, CommitWrong, CommitSilent}
 
 // Fault gives node Node a behaviour.
 type Fault struct {

@@ -39,6 +39,9 @@ type RoundResult struct {
 	// Set is the threshold set (node indexes) the honest nodes that took
 	// part saw, if any.
 	Set []int `json:"set,omitempty"`
+	// Participants counts the honest nodes that had a doc to sign: the
+	// round had valid transfers in their view.
+	Participants int `json:"participants"`
 }
 
 // KeyResult is a key the nodes made or started with (--tss).
@@ -120,6 +123,9 @@ func (s *Sim) Result() *Result {
 					rounds[h.Number] = r
 				}
 				r.Outcomes[h.Outcome]++
+				if h.Participating {
+					r.Participants++
+				}
 				if len(h.Set) > 0 && r.Set == nil {
 					r.Set = s.indexesOf(h.Set)
 				}
@@ -173,6 +179,47 @@ func (s *Sim) Result() *Result {
 		return bytes.Compare([]byte(a.Reason), []byte(b.Reason))
 	})
 	return res
+}
+
+// UnsignedStreak is the longest run of consecutive rounds in which at
+// least quorum honest nodes had transfers to sign and none signed (L1
+// asks for at most two), leaving out the first skip rounds (the peer
+// lists fill up).
+func (r *Result) UnsignedStreak(skip, quorum int) int {
+	longest, streak := 0, 0
+	for i, round := range r.Rounds {
+		if i < skip {
+			continue
+		}
+		signed := round.Outcomes[projections.OutcomeSigned] > 0 || round.Outcomes[projections.OutcomeSetSigning] > 0
+		switch {
+		case signed:
+			streak = 0
+		case round.Participants >= quorum:
+			streak++
+			longest = max(longest, streak)
+		}
+	}
+	return longest
+}
+
+// SignedShare is the share of rounds with transfers (at least quorum
+// honest nodes had a doc) that signed.
+func (r *Result) SignedShare(skip, quorum int) float64 {
+	with, signed := 0, 0
+	for i, round := range r.Rounds {
+		if i < skip || round.Participants < quorum {
+			continue
+		}
+		with++
+		if round.Outcomes[projections.OutcomeSigned] > 0 || round.Outcomes[projections.OutcomeSetSigning] > 0 {
+			signed++
+		}
+	}
+	if with == 0 {
+		return 0
+	}
+	return float64(signed) / float64(with)
 }
 
 // BlockedBy reports whether every honest node blocked peer for reason.

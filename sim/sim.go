@@ -2,7 +2,6 @@ package sim
 
 import (
 	"cmp"
-	"container/heap"
 	"crypto/ed25519"
 	"crypto/sha512"
 	"encoding/binary"
@@ -33,11 +32,15 @@ type Config struct {
 	Seed      uint64
 	Duration  time.Duration
 	// Dir receives each node's data under Dir/node-<i>.
-	Dir        string
-	Faults     []Fault
-	Drop       float64       // probability a message to one receiver is lost
-	DropTSS    float64       // the same for tss messages only (on top of Drop)
-	MaxDelay   time.Duration // delivery delay, uniform in [0, MaxDelay]
+	Dir     string
+	Faults  []Fault
+	Drop    float64 // probability a message to one receiver is lost
+	DropTSS float64 // the same for tss messages only (on top of Drop)
+	// Timing: realistic clocks, delays and chain views by default.
+	Timing Timing
+	// MaxDelay: with Timing.Lockstep, the delivery delay is uniform in
+	// [0, MaxDelay] (default 300 ms).
+	MaxDelay   time.Duration
 	Partitions []Partition
 	// DepositEvery is the mean time between deposits (default 1 min).
 	DepositEvery time.Duration
@@ -116,31 +119,6 @@ type simNode struct {
 
 func (n *simNode) has(b Behaviour) bool { return n.faults[b] }
 
-type delivery struct {
-	at  events.Time
-	seq uint64
-	to  int
-	msg events.Signed
-}
-
-type deliveryQueue []delivery
-
-func (q deliveryQueue) Len() int { return len(q) }
-func (q deliveryQueue) Less(i, j int) bool {
-	if q[i].at != q[j].at {
-		return q[i].at < q[j].at
-	}
-	return q[i].seq < q[j].seq
-}
-func (q deliveryQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *deliveryQueue) Push(x any)   { *q = append(*q, x.(delivery)) }
-func (q *deliveryQueue) Pop() any {
-	old := *q
-	d := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return d
-}
-
 type pendingFinish struct {
 	at   events.Time
 	node int
@@ -158,7 +136,9 @@ type Sim struct {
 	nodes  []*simNode
 	key    *events.KeyPublished
 
-	queue    deliveryQueue
+	timing   Timing
+	clocks   []clock
+	queue    arrivalQueue
 	sendSeq  uint64
 	finishes []pendingFinish
 	// confirmed: sessions whose tx the chain has confirmed (once each).
@@ -239,7 +219,7 @@ func New(cfg Config) (*Sim, error) {
 	s := &Sim{
 		cfg: cfg, params: cfg.Params(), rng: rand.New(rand.NewPCG(cfg.Seed, 0x6d657461)),
 		now: events.TimeOf(cfg.start()), confirmed: map[events.Hash]bool{}, spends: map[events.Hash][]string{},
-		starts: map[int64]map[events.Hash][]int{},
+		starts: map[int64]map[events.Hash][]int{}, timing: cfg.Timing.withDefaults(),
 	}
 	s.key = &events.KeyPublished{KeyID: sha512.Sum512_256(derive("sim-key", cfg.Seed, 0)), Address: "sim-vault", Threshold: cfg.Threshold}
 	for i := range cfg.Nodes {
@@ -253,6 +233,7 @@ func New(cfg Config) (*Sim, error) {
 		}
 		n := &simNode{index: i, id: events.PeerID(pid), key: key, share: derive("sim-share", cfg.Seed, i), faults: map[Behaviour]bool{}}
 		s.nodes = append(s.nodes, n)
+		s.clocks = append(s.clocks, newClock(s.now, s.timing, s.rng))
 	}
 	for _, f := range cfg.Faults {
 		s.nodes[f.Node].faults[f.Behaviour] = true
@@ -351,6 +332,9 @@ func (s *Sim) Open() error {
 				return err
 			}
 		}
+		if !s.timing.Lockstep {
+			s.scheduleTick(sn.index)
+		}
 	}
 	return nil
 }
@@ -366,30 +350,16 @@ func (s *Sim) Close() {
 
 func stakeTx(i int) string { return fmt.Sprintf("stake-%d", i) }
 
-// Step advances the clock by one second: deliveries up to now, the
-// world's doings, then every node's tick.
+// Step advances the world by one second of global time: realistic by
+// default (timing.go), in lockstep when configured so.
 func (s *Sim) Step() error {
 	if s.err != nil {
 		return s.err
 	}
-	inbox := make([][]events.Signed, len(s.nodes))
-	for s.queue.Len() > 0 && s.queue[0].at <= s.now {
-		d := heap.Pop(&s.queue).(delivery)
-		inbox[d.to] = append(inbox[d.to], d.msg)
+	if s.timing.Lockstep {
+		return s.lockstepStep()
 	}
-	for i, msgs := range inbox {
-		s.nodes[i].node.Receive(msgs...)
-	}
-	if err := s.world(); err != nil {
-		return err
-	}
-	for _, n := range s.nodes {
-		if err := n.node.Tick(s.now.Std()); err != nil {
-			return fmt.Errorf("node %d at %v: %w", n.index, s.now, err)
-		}
-	}
-	s.now = s.now.Add(time.Second)
-	return s.err
+	return s.realisticStep()
 }
 
 // world plays the chain: deposits with swap intents, signing sessions
@@ -409,10 +379,8 @@ func (s *Sim) world() error {
 				return err
 			}
 		}
-		for _, n := range s.nodes {
-			if err := n.node.Record(dep); err != nil {
-				return err
-			}
+		if err := s.observe(dep); err != nil {
+			return err
 		}
 	}
 	s.validated.age()
@@ -443,10 +411,8 @@ func (s *Sim) world() error {
 		} else {
 			outcome = s.publishKey(f.duty)
 		}
-		for _, n := range s.nodes {
-			if err := n.node.Record(outcome); err != nil {
-				return err
-			}
+		if err := s.observe(outcome); err != nil {
+			return err
 		}
 	}
 	s.finishes = later
@@ -528,17 +494,37 @@ func (s *Sim) publish(from *simNode, m events.Signed) {
 	for _, out := range s.misbehave(from, m) {
 		for _, to := range s.nodes {
 			drop := s.cfg.Drop
-			if out.Type == events.TypeTSS {
+			if out.msg.Type == events.TypeTSS {
 				drop = 1 - (1-drop)*(1-s.cfg.DropTSS)
 			}
-			if to == from || s.cut(from.index, to.index) || s.rng.Float64() < drop {
+			if to == from || (out.only != nil && !out.only(to)) || s.cut(from.index, to.index) || s.rng.Float64() < drop {
 				continue
 			}
-			s.sendSeq++
-			delay := time.Duration(s.rng.Int64N(int64(s.cfg.MaxDelay) + 1))
-			heap.Push(&s.queue, delivery{at: s.now.Add(delay), seq: s.sendSeq, to: to.index, msg: out})
+			at := s.now.Add(s.deliveryDelay() + out.later)
+			if out.at != nil {
+				at = max(s.now, out.at(to))
+			}
+			s.schedule(arrival{at: at, to: to.index, kind: arriveMessage, msg: out.msg})
 		}
 	}
+}
+
+// wire is one message as a node puts it on the network: to everyone
+// with the network's delay, or (byzantine timing) only to some, later,
+// or at a chosen instant.
+type wire struct {
+	msg   events.Signed
+	only  func(to *simNode) bool
+	later time.Duration
+	at    func(to *simNode) events.Time
+}
+
+func honestWire(msgs ...events.Signed) []wire {
+	out := make([]wire, len(msgs))
+	for i, m := range msgs {
+		out[i] = wire{msg: m}
+	}
+	return out
 }
 
 func (s *Sim) cut(a, b int) bool {
@@ -552,7 +538,7 @@ func (s *Sim) cut(a, b int) bool {
 }
 
 // misbehave returns what a node actually puts on the wire for m.
-func (s *Sim) misbehave(n *simNode, m events.Signed) []events.Signed {
+func (s *Sim) misbehave(n *simNode, m events.Signed) []wire {
 	n.sent++
 	switch {
 	case n.has(Silent):
@@ -561,8 +547,16 @@ func (s *Sim) misbehave(n *simNode, m events.Signed) []events.Signed {
 		forged := m
 		forged.Sig = append([]byte{}, m.Sig...)
 		forged.Sig[0] ^= 0x01
-		return []events.Signed{forged}
+		return honestWire(forged)
 	}
+	if out, ok := s.targeted(n, m); ok {
+		return out
+	}
+	return honestWire(s.rewrite(n, m)...)
+}
+
+// rewrite plays the untargeted behaviours: what a node sends everyone.
+func (s *Sim) rewrite(n *simNode, m events.Signed) []events.Signed {
 	out := []events.Signed{m}
 	switch m.Type {
 	case events.TypePing:
@@ -596,7 +590,7 @@ func (s *Sim) misbehave(n *simNode, m events.Signed) []events.Signed {
 		case n.has(TSSSilent):
 			return nil
 		case n.has(CorruptShare):
-			out = []events.Signed{s.corruptShare(n, m)}
+			out = []events.Signed{s.corruptShare(n, m, nil)}
 		}
 	case events.TypeSigningSet:
 		if n.has(SmallSets) {

@@ -31,12 +31,23 @@ func run(t *testing.T, cfg sim.Config) *sim.Result {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// In every scenario: never two different threshold sets start signing
-	// in one round.
-	if res.ConflictingStarts != 0 {
-		t.Fatalf("%d rounds where two different sets started signing", res.ConflictingStarts)
-	}
+	checkInvariants(t, res)
 	return res
+}
+
+// checkInvariants asserts PROTOCOL.md section 7's safety invariants, which
+// every scenario must keep: S1, never two different threshold sets start
+// signing in one round; S2, no honest node blocks an honest node.
+func checkInvariants(t *testing.T, res *sim.Result) {
+	t.Helper()
+	if res.ConflictingStarts != 0 {
+		t.Fatalf("S1: %d rounds where two different sets started signing", res.ConflictingStarts)
+	}
+	for _, b := range res.Blocks {
+		if b.Peer >= 0 && len(res.Nodes[b.Peer].Faults) == 0 {
+			t.Fatalf("S2: honest node %d blocked honest node %d (%s, round %d)", b.By, b.Peer, b.Reason, b.Round)
+		}
+	}
 }
 
 // foldNode replays node i's log.

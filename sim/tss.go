@@ -142,22 +142,15 @@ func (s *Sim) tssFinished(n *simNode, d projections.Duty, fin *events.TSSSession
 			return
 		}
 		s.confirmed[d.Session] = true
-		s.recordAll(&events.TxConfirmed{Chain: "sim", TxID: d.Session.String(), Height: uint64(s.now.Std().Unix()), Confirmations: 1, Spends: s.spends[d.Session]})
+		if err := s.observe(&events.TxConfirmed{Chain: "sim", TxID: d.Session.String(), Height: uint64(s.now.Std().Unix()), Confirmations: 1, Spends: s.spends[d.Session]}); err != nil {
+			s.fail(err)
+		}
 	default:
 		if key == nil || slices.ContainsFunc(s.tss.keys, func(k *events.KeyPublished) bool { return k.KeyID == key.KeyID }) {
 			return
 		}
 		s.tss.keys = append(s.tss.keys, key)
 		s.key = key
-	}
-}
-
-// recordAll records a world event in every node.
-func (s *Sim) recordAll(ev events.Event) {
-	for _, n := range s.nodes {
-		if err := n.node.Record(ev); err != nil {
-			s.fail(fmt.Errorf("node %d: %w", n.index, err))
-		}
 	}
 }
 
@@ -168,16 +161,16 @@ func (s *Sim) fail(err error) {
 	}
 }
 
-// corruptShare reseals a point-to-point tss message with a corrupted
-// payload: the simulator holds every identity key, so it can play a
+// corruptShare reseals a point-to-point tss message (to a recipient
+// only accepts, if set) with a corrupted payload: the simulator holds every identity key, so it can play a
 // byzantine sender exactly.
-func (s *Sim) corruptShare(from *simNode, m events.Signed) events.Signed {
+func (s *Sim) corruptShare(from *simNode, m events.Signed, only func(to int) bool) events.Signed {
 	var msg events.TSSMessage
 	if events.Unmarshal(m.Body, &msg) != nil || msg.Broadcast || len(msg.To) != 1 {
 		return m
 	}
 	to := s.indexOf(msg.To[0])
-	if to < 0 {
+	if to < 0 || (only != nil && !only(to)) {
 		return m
 	}
 	payload, err := tss.Open(s.nodes[to].key, from.id, msg.Session, msg.Payload)

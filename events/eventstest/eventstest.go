@@ -109,7 +109,7 @@ func Samples() []events.Event {
 			Round: 29453760, M0: Hash("m0"), Members: parties,
 		}))},
 		&events.ChecksumReceived{Msg: Signed(events.TypeChecksum, 1, mustMarshal(&events.Checksum{
-			Round: 29453760, Sum: Hash("checksum"),
+			Round: 29453760, Sum: Hash("checksum"), M0: Hash("m0"), Set: parties,
 		}))},
 		&events.KeygenCommitReceived{Msg: Signed(events.TypeKeygenCommit, 2, mustMarshal(&events.KeygenCommit{
 			Epoch: 5890752, Sum: Hash("commit"),
@@ -150,6 +150,10 @@ func Samples() []events.Event {
 		}))},
 		&events.CulpritReportReceived{Msg: Signed(events.TypeCulprits, 3, mustMarshal(&events.CulpritReport{
 			Session: Hash("commit"), Culprits: []events.PeerID{Peer(1)}, Error: "round 3: vss verify failed",
+		}))},
+		&events.EvidenceReceived{Msg: Signed(events.TypeEvidence, 1, mustMarshal(&events.Evidence{
+			A: Signed(events.TypeSigningSet, 2, mustMarshal(&events.SigningSet{Round: 29453760, M0: Hash("m0"), Members: parties})),
+			B: Signed(events.TypeSigningSet, 2, mustMarshal(&events.SigningSet{Round: 29453760, M0: Hash("other"), Members: parties})),
 		}))},
 	}
 }

@@ -1,0 +1,108 @@
+package sim
+
+import (
+	"crypto/sha512"
+	"slices"
+	"time"
+
+	"github.com/metanode/metanode/events"
+	"github.com/metanode/metanode/projections"
+)
+
+// The targeted adversaries of PROTOCOL.md section 7: byzantine peers that
+// play on who sees what, and when.
+//
+// An equivocator sends one version of a message to half the nodes and
+// another to the other half; gossip relays both on, so each half sees its
+// own version first and the other a moment later (relayDelay), as
+// gossipsub's mesh forwarding would.
+
+// relayDelay is how much later a node gets the version of an equivocated
+// message first sent to the other half.
+const relayDelay = 1500 * time.Millisecond
+
+// even splits the nodes in two halves.
+func even(n *simNode) bool { return n.index%2 == 0 }
+func odd(n *simNode) bool  { return n.index%2 == 1 }
+
+// equivocation puts two versions on the wire, each half seeing its own
+// first.
+func equivocation(a, b events.Signed) []wire {
+	return []wire{
+		{msg: a, only: even}, {msg: b, only: odd},
+		{msg: a, only: odd, later: relayDelay}, {msg: b, only: even, later: relayDelay},
+	}
+}
+
+// targeted plays the behaviours that send different things to different
+// nodes or time their messages; false: none applies to m.
+func (s *Sim) targeted(n *simNode, m events.Signed) ([]wire, bool) {
+	switch {
+	case m.Type == events.TypeSigningSet && n.has(EquivocateSet):
+		var set events.SigningSet
+		if events.Unmarshal(m.Body, &set) != nil {
+			return nil, false
+		}
+		other := set
+		other.M0 = sha512.Sum512_256(set.M0[:]) // a set for a doc nobody has
+		return equivocation(m, s.resign(n, m.Type, &other)), true
+	case m.Type == events.TypeChecksum && n.has(EquivocateChecksum):
+		var c events.Checksum
+		if events.Unmarshal(m.Body, &c) != nil || len(c.Set) == 0 {
+			return nil, false
+		}
+		// A consistent checksum of another set: the same set with its
+		// last member replaced by a committee member outside it.
+		other := c
+		other.Set = slices.Clone(c.Set)
+		for _, cand := range s.nodes {
+			if !slices.Contains(c.Set, cand.id) && cand.index < s.cfg.committee() {
+				other.Set[len(other.Set)-1] = cand.id
+				if other.Set[len(other.Set)-1] == n.id {
+					continue
+				}
+				break
+			}
+		}
+		other.Sum = projections.SessionNonce(c.Round, c.M0, other.Set)
+		return equivocation(m, s.resign(n, m.Type, &other)), true
+	case m.Type == events.TypeKeygenCommit && n.has(EquivocateCommit):
+		var k events.KeygenCommit
+		if events.Unmarshal(m.Body, &k) != nil {
+			return nil, false
+		}
+		other := k
+		other.Sum = sha512.Sum512_256(k.Sum[:])
+		return equivocation(m, s.resign(n, m.Type, &other)), true
+	case m.Type == events.TypeKeygenCommit && n.has(CommitSilent):
+		return nil, true
+	case m.Type == events.TypeKeygenCommit && n.has(CommitWrong):
+		var k events.KeygenCommit
+		if events.Unmarshal(m.Body, &k) != nil {
+			return nil, false
+		}
+		k.Sum = sha512.Sum512_256(k.Sum[:])
+		return honestWire(s.resign(n, m.Type, &k)), true
+	case m.Type == events.TypeSigningSet && n.has(LateSet):
+		var set events.SigningSet
+		if events.Unmarshal(m.Body, &set) != nil {
+			return nil, false
+		}
+		// Half the nodes get it half a second before their own clock cuts
+		// the signing sets off, the other half half a second after.
+		cutoff := events.Time(set.Round*int64(s.params.SigningEpoch)) + events.Time(s.params.SigningSetPhase)
+		return []wire{{msg: m, at: func(to *simNode) events.Time {
+			local := cutoff.Add(-500 * time.Millisecond)
+			if odd(to) {
+				local = cutoff.Add(500 * time.Millisecond)
+			}
+			return s.clocks[to.index].global(local)
+		}}}, true
+	case m.Type == events.TypeTSS && n.has(CorruptShareOne):
+		// Only what it sends one peer, the next node, is corrupted: only
+		// that peer's session fails, and only it sees a culprit.
+		victim := (n.index + 1) % s.cfg.committee()
+		return honestWire(s.corruptShare(n, m, func(to int) bool { return to == victim })), true
+	}
+	return nil, false
+}
