@@ -94,6 +94,7 @@ func (r *Rounds) checkChecksum(c *ChecksumRecord) {
 	if !cur.Threshold.Found || !slices.Contains(cur.Threshold.Set, c.From) || c.Sum == cur.Expected {
 		return
 	}
+	cur.Mismatch = true
 	if cur.Outcome == OutcomePending {
 		cur.Outcome, cur.Reason = OutcomeAborted, "checksum mismatch: a member of the set computed another doc or set"
 		if slices.Contains(cur.Outliers, c.From) {

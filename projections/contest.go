@@ -31,16 +31,62 @@ type Contest struct {
 	Round int64         `msgpack:"n"`
 }
 
-// contestRound records, at the end of a round, the peers on which the
-// round's consistent checksums disagreed.
-func (r *Rounds) contestRound() {
+// ClosedRound is what a finished round leaves for its contest: its
+// checksums, which may still arrive (heavy-tailed delays) until the next
+// round's threshold set is chosen, the moment the contest is settled.
+type ClosedRound struct {
+	Number    int64             `msgpack:"n"`
+	Checksums []*ChecksumRecord `msgpack:"c"`
+}
+
+// closeForContest keeps a finished round's consistent checksums.
+func (r *Rounds) closeForContest() {
+	r.settleContest() // a round with no threshold computation settles here
 	cur := r.cur
+	closed := &ClosedRound{Number: cur.Number}
+	for _, c := range cur.Checksums {
+		if !slices.Contains(cur.Outliers, c.From) {
+			closed.Checksums = append(closed.Checksums, c)
+		}
+	}
+	r.closed = closed
+}
+
+// lateChecksum counts a checksum of the round just closed towards its
+// contest.
+func (r *Rounds) lateChecksum(seq uint64, m *events.Signed) {
+	var c events.Checksum
+	if r.closed == nil || events.Unmarshal(m.Body, &c) != nil || c.Round != r.closed.Number {
+		return
+	}
+	if slices.ContainsFunc(r.closed.Checksums, func(x *ChecksumRecord) bool { return x.From == m.From }) {
+		return
+	}
+	rec := &ChecksumRecord{Seq: seq, From: m.From, Sum: c.Sum, M0: c.M0, Set: c.Set, Msg: *m}
+	saved := r.cur
+	r.cur = &Round{Number: c.Round}
+	lie := r.checksumLie(rec)
+	r.cur = saved
+	if lie == "" {
+		r.closed.Checksums = append(r.closed.Checksums, rec)
+	}
+}
+
+// settleContest records the peers on which the closed round's checksums
+// disagreed. A sender blocked for equivocation by now names nothing: it
+// may have sent each half of the nodes another set.
+func (r *Rounds) settleContest() {
+	closed := r.closed
+	r.closed = nil
+	if closed == nil {
+		return
+	}
 	var named [][]events.PeerID
 	var first *ChecksumRecord
 	split := false
-	for _, c := range cur.Checksums {
-		if slices.Contains(cur.Outliers, c.From) {
-			continue // a lie names nothing
+	for _, c := range closed.Checksums {
+		if r.blocks.BlockedFor(c.From, BlockEquivocation) {
+			continue
 		}
 		if first == nil {
 			first = c
@@ -58,14 +104,21 @@ func (r *Rounds) contestRound() {
 	}
 	slices.Sort(union)
 	union = slices.Compact(union)
+	var contested []events.PeerID
 	for _, p := range union {
 		inAll := true
 		for _, set := range named {
 			inAll = inAll && slices.Contains(set, p)
 		}
 		if !inAll {
-			cur.Contested = append(cur.Contested, p)
-			r.contested = append(r.contested, Contest{Peer: p, Round: cur.Number})
+			contested = append(contested, p)
+			r.contested = append(r.contested, Contest{Peer: p, Round: closed.Number})
+		}
+	}
+	for i := len(r.history) - 1; i >= 0; i-- {
+		if r.history[i].Number == closed.Number {
+			r.history[i].Contested = contested
+			break
 		}
 	}
 }

@@ -97,7 +97,9 @@ func (r *Rounds) duties() []Duty {
 	inSet := th != nil && th.Found && slices.Contains(th.Set, r.self)
 	// Cooldown gates both: a node that saw t+1 committee members signing
 	// in this round neither checksums nor starts a session of its own.
-	if inSet && !cur.Cooldown && cur.Outcome == OutcomePending && !cur.SentChecksum && offset < events.Time(r.params.CheckPhase) {
+	// A member sends its checksum even when another member's already
+	// showed a mismatch: its view is what the contest needs (contest.go).
+	if inSet && !cur.Cooldown && (cur.Outcome == OutcomePending || cur.Mismatch) && !cur.SentChecksum && offset < events.Time(r.params.CheckPhase) {
 		duties = append(duties, Duty{Kind: DutySendChecksum, Checksum: events.Checksum{
 			Round: cur.Number, Sum: cur.Expected, M0: th.M0, Set: slices.Clone(th.Set),
 		}})

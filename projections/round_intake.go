@@ -46,6 +46,8 @@ func (r *Rounds) receive(seq uint64, m *events.Signed) {
 		r.count(seq, m)
 	case round == r.cur.Number+1:
 		r.keepEarly(seq, m)
+	case round == r.cur.Number-1 && m.Type == events.TypeChecksum:
+		r.lateChecksum(seq, m)
 	}
 }
 

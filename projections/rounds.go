@@ -73,8 +73,9 @@ type Round struct {
 	Checksums     []*ChecksumRecord `msgpack:"cs"`
 	// Outliers: members whose checksum was a provable lie (blocked).
 	Outliers []events.PeerID `msgpack:"ol"`
-	// Contested: the peers the round's checksums disagreed on (contest.go).
-	Contested []events.PeerID `msgpack:"ct"`
+	// Mismatch: a member of this node's set checksummed another set; the
+	// node still sends its own checksum, so the split shows (contest.go).
+	Mismatch bool `msgpack:"mm"`
 
 	SigningPeers []events.PeerID `msgpack:"sp"` // listed peers seen pinging Signing, sorted
 	Cooldown     bool            `msgpack:"cd"`
@@ -120,6 +121,7 @@ type Rounds struct {
 	// peers ranked last for a while (contest.go).
 	early     []EarlyMessage
 	contested []Contest
+	closed    *ClosedRound
 }
 
 // maxHistory bounds the round summaries kept (a day of rounds); the log
@@ -224,8 +226,8 @@ func (r *Rounds) closeRound() {
 			cur.Reason = "no threshold set"
 		}
 	}
-	r.contestRound()
-	sum := RoundSummary{Number: cur.Number, Outcome: cur.Outcome, Reason: cur.Reason, Cooldown: cur.Cooldown, Contested: cur.Contested, Participating: cur.Participating}
+	r.closeForContest()
+	sum := RoundSummary{Number: cur.Number, Outcome: cur.Outcome, Reason: cur.Reason, Cooldown: cur.Cooldown, Participating: cur.Participating}
 	if cur.Threshold != nil {
 		sum.Pruned = cur.Threshold.Pruned
 		if cur.Threshold.Found {
@@ -322,6 +324,7 @@ type roundsState struct {
 	Sessions  []sessionSpends `msgpack:"s"`
 	Early     []EarlyMessage  `msgpack:"e"`
 	Contested []Contest       `msgpack:"ct"`
+	Closed    *ClosedRound    `msgpack:"cl"`
 }
 
 // AppendState implements Projection.
@@ -331,7 +334,7 @@ func (r *Rounds) AppendState(dst []byte) []byte {
 		sessions = append(sessions, sessionSpends{nonce, spends})
 	}
 	slices.SortFunc(sessions, func(a, b sessionSpends) int { return bytes.Compare(a.Session[:], b.Session[:]) })
-	out, err := events.Marshal(dst, &roundsState{Current: r.cur, History: r.history, Sessions: sessions, Early: r.early, Contested: r.contested})
+	out, err := events.Marshal(dst, &roundsState{Current: r.cur, History: r.history, Sessions: sessions, Early: r.early, Contested: r.contested, Closed: r.closed})
 	if err != nil {
 		panic(fmt.Sprintf("encode rounds state: %v", err))
 	}

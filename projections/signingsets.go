@@ -44,6 +44,7 @@ func (r *Rounds) addSet(seq uint64, m *events.Signed, s events.SigningSet) {
 }
 
 func (r *Rounds) computeThreshold() {
+	r.settleContest() // the last round's checksums are all in by now
 	cur := r.cur
 	// Docs: every m0 a counted set is for; valid transfers from the
 	// proposals that announced that m0.
