@@ -28,10 +28,12 @@ const (
 	// Frame: the node's own log blames node N-1 for a tss timeout it never
 	// caused (a local block, unverifiable by others), 8 minutes in.
 	Frame Behaviour = "frame"
+	// Spam: the node also floods every topic from unstaked identities (spam.go).
+	Spam Behaviour = "spam"
 )
 
 // Behaviours lists every behaviour.
-var Behaviours = []Behaviour{Equivocate, Forge, Replay, YoungStake, MovedStake, Clone, WrongChecksum, SmallSets, Silent, CorruptShare, TSSSilent, Frame}
+var Behaviours = []Behaviour{Equivocate, Forge, Replay, YoungStake, MovedStake, Clone, WrongChecksum, SmallSets, Silent, CorruptShare, TSSSilent, Frame, Spam}
 
 // Fault gives node Node a behaviour.
 type Fault struct {
