@@ -60,7 +60,7 @@ type testPeer struct {
 	seq uint64
 }
 
-func newPeer(t *testing.T, i int) *testPeer {
+func newPeer(t testing.TB, i int) *testPeer {
 	t.Helper()
 	seed := sha512.Sum512_256(fmt.Appendf(nil, "admission test peer %d", i))
 	key, err := crypto.UnmarshalEd25519PrivateKey(ed25519.NewKeyFromSeed(seed[:]))
@@ -74,7 +74,7 @@ func newPeer(t *testing.T, i int) *testPeer {
 	return &testPeer{key: key, id: events.PeerID(pid)}
 }
 
-func (p *testPeer) sign(t *testing.T, typ string, body any) events.Signed {
+func (p *testPeer) sign(t testing.TB, typ string, body any) events.Signed {
 	t.Helper()
 	data, err := events.Marshal(nil, body)
 	if err != nil {
@@ -87,7 +87,7 @@ func (p *testPeer) sign(t *testing.T, typ string, body any) events.Signed {
 	return m
 }
 
-func (p *testPeer) ping(t *testing.T, at time.Time) events.Signed {
+func (p *testPeer) ping(t testing.TB, at time.Time) events.Signed {
 	p.seq++
 	return p.sign(t, events.TypePing, &events.Ping{PeerID: p.id, Seq: p.seq, Time: events.TimeOf(at), StakeTx: "stake-" + p.id.Short()})
 }
@@ -235,7 +235,7 @@ func TestStrangerChecksBounded(t *testing.T) {
 }
 
 // admitAll makes peers admitted: a ping each, a tick to ask, answers.
-func admitAll(t *testing.T, n *Node, chain *queuedChain, at time.Time, peers ...*testPeer) {
+func admitAll(t testing.TB, n *Node, chain *queuedChain, at time.Time, peers ...*testPeer) {
 	t.Helper()
 	for _, p := range peers {
 		chain.valid["stake-"+p.id.Short()] = true
@@ -306,5 +306,78 @@ func TestSeenPerSender(t *testing.T) {
 	defer n.mu.Unlock()
 	if len(n.seen) != 0 || len(n.seenBy) != 0 {
 		t.Fatalf("after seenTTL: %d envelopes, %d senders remembered", len(n.seen), len(n.seenBy))
+	}
+}
+
+// benchNode is a node with 20 admitted peers; validation is left out (the
+// gossip layer's signature check is measured elsewhere) so the figure is
+// admission, log append (no fsync) and fold.
+func benchNode(b *testing.B) (*Node, []*testPeer) {
+	chain := &queuedChain{valid: map[string]bool{}}
+	p := events.DefaultParams(4, 2)
+	p.Network = "admissionbench"
+	n, err := Open(filepath.Join(b.TempDir(), "node"), Config{Params: p, Chain: chain, StakeTx: "own-stake", NoSync: true,
+		Validate: func(*events.Signed) error { return nil }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { n.Close() })
+	chain.n, chain.minStake = n, p.MinStake
+	if err := n.Tick(t0); err != nil {
+		b.Fatal(err)
+	}
+	var peers []*testPeer
+	for i := range 20 {
+		peers = append(peers, newPeer(b, i))
+	}
+	// at most MaxStrangerChecks strangers are checked at once
+	admitAll(b, n, chain, t0, peers[:10]...)
+	admitAll(b, n, chain, t0.Add(time.Second), peers[10:]...)
+	return n, peers
+}
+
+// BenchmarkReceivePings: admitted peers' pings through Receive (admission,
+// dedup, append, fold), one batch of 20 per tick. Reports pings/s.
+func BenchmarkReceivePings(b *testing.B) {
+	n, peers := benchNode(b)
+	const steps = 200
+	batches := make([][]events.Signed, steps)
+	for s := range steps {
+		at := t0.Add(time.Duration(3+s) * time.Second)
+		for _, p := range peers {
+			batches[s] = append(batches[s], p.ping(b, at))
+		}
+	}
+	b.ResetTimer()
+	pings := 0
+	for range b.N {
+		for s, batch := range batches {
+			if err := n.Tick(t0.Add(time.Duration(3+s) * time.Second)); err != nil {
+				b.Fatal(err)
+			}
+			n.Receive(batch...) // after the first pass: replayed seqs, logged as evidence
+			pings += len(batch)
+		}
+	}
+	b.ReportMetric(float64(pings)/b.Elapsed().Seconds(), "pings/s")
+}
+
+// BenchmarkDropStrangerPings: pings of strangers while the check slots
+// are full: judged and dropped before the log. Reports pings/s.
+func BenchmarkDropStrangerPings(b *testing.B) {
+	n, _ := benchNode(b)
+	var batch []events.Signed
+	for i := range projections.MaxStrangerChecks + 1000 {
+		batch = append(batch, newPeer(b, 1000+i).ping(b, t0.Add(2*time.Second)))
+	}
+	n.Receive(batch[:projections.MaxStrangerChecks]...) // the slots fill
+	rest := batch[projections.MaxStrangerChecks:]
+	b.ResetTimer()
+	for range b.N {
+		n.Receive(rest...)
+	}
+	b.ReportMetric(float64(b.N*len(rest))/b.Elapsed().Seconds(), "pings/s")
+	if got := n.droppedStrangers.Load(); got != uint64(b.N*len(rest)) {
+		b.Fatalf("%d dropped, want %d", got, b.N*len(rest))
 	}
 }
