@@ -26,9 +26,13 @@ const (
 	LogDir       = "log"
 )
 
-// StakeChain answers stake checks. The answer is recorded as an event.
+// StakeChain answers stake checks. A chain query is slow and must never
+// run under the node's lock, so CheckStake only asks: it returns at once
+// (or when the query is handed off) and calls answer once, from any
+// goroutine, even before it returns; the node records the answer as an
+// event. It is called outside the node's lock.
 type StakeChain interface {
-	CheckStake(peer events.PeerID, stakeTx string) events.StakeChecked
+	CheckStake(peer events.PeerID, stakeTx string, answer func(events.StakeChecked))
 }
 
 // Config is a node's surroundings.
@@ -75,18 +79,29 @@ type Node struct {
 	sessions   map[events.Hash]*session
 	early      map[events.Hash]*earlyMessages
 	earlyCount int
+	earlyBy    map[events.PeerID]int // early messages per sender
 	ended      map[events.Hash]*endedSession
 	// seen: the envelopes of deduplicated types logged lately (sender and
 	// signature), so a retransmission is not logged twice; resends: sent
 	// round and commit messages due for retransmission.
-	seen    map[events.Hash]events.Time
+	seen    map[events.Hash]seenEnvelope
+	seenBy  map[events.PeerID]int
 	resends []resend
-	keys    map[events.Hash]*keygen.LocalPartySaveData
+	// asked: stake checks asked of the chain and when (tick time), so a
+	// check still unanswered, or answered within stake_recheck, is not
+	// asked again.
+	asked map[projections.StakeCheck]events.Time
+	keys  map[events.Hash]*keygen.LocalPartySaveData
 	// receiveErr is a failure while answering a received message (the log
 	// refused a write); the next Tick returns it.
 	receiveErr error
 
-	dropped atomic.Uint64
+	dropped atomic.Uint64 // failed validation or could not be logged
+	// counters of messages dropped unlogged by admission and the bounds
+	droppedUnadmitted atomic.Uint64 // not a ping, from a peer not admitted
+	droppedStrangers  atomic.Uint64 // pings of strangers that cannot lead to a stake check now
+	droppedEarly      atomic.Uint64 // tss messages over a sender's early bound
+	stakeAsks         atomic.Uint64 // stake checks asked of the chain
 }
 
 // Open opens (or creates) the node in dir.
@@ -117,8 +132,9 @@ func Open(dir string, cfg Config) (*Node, error) {
 	}
 	n := &Node{id: events.PeerID(pid), key: key, store: store, cfg: cfg, state: projections.NewState(),
 		sessions: map[events.Hash]*session{}, early: map[events.Hash]*earlyMessages{}, ended: map[events.Hash]*endedSession{},
-		seen: map[events.Hash]events.Time{},
-		keys: map[events.Hash]*keygen.LocalPartySaveData{}}
+		seen: map[events.Hash]seenEnvelope{}, seenBy: map[events.PeerID]int{}, earlyBy: map[events.PeerID]int{},
+		asked: map[projections.StakeCheck]events.Time{},
+		keys:  map[events.Hash]*keygen.LocalPartySaveData{}}
 	if err := n.restore(cfg.Params); err != nil {
 		store.Close()
 		return nil, err
@@ -230,6 +246,9 @@ func (n *Node) apply(fx *effects) {
 			n.cfg.StartSession(d)
 		}
 	}
+	for _, c := range fx.checks {
+		n.cfg.Chain.CheckStake(c.Peer, c.StakeTx, n.stakeAnswer)
+	}
 	if n.cfg.TSS != nil && n.cfg.TSS.Finished != nil {
 		for _, f := range fx.finished {
 			n.cfg.TSS.Finished(f.duty, f.fin, f.key)
@@ -268,6 +287,7 @@ func (n *Node) handle(ev events.Event, fx *effects) error {
 	if tick, ok := ev.(*events.Tick); ok {
 		n.resendDue(tick.Time, fx)
 		n.forgetSeen(tick.Time)
+		n.forgetAsked(tick.Time)
 		if n.cfg.TSS != nil {
 			if err := n.expireSessions(tick.Time, fx); err != nil {
 				return err
@@ -291,14 +311,7 @@ func (n *Node) handle(ev events.Event, fx *effects) error {
 		}
 		done[next.Kind] = true
 		if next.Kind == projections.DutyCheckStake {
-			// every due check in one go
-			for _, d := range n.state.Duties() {
-				if d.Kind == projections.DutyCheckStake {
-					if err := n.record(ptr(n.cfg.Chain.CheckStake(d.StakeCheck.Peer, d.StakeCheck.StakeTx))); err != nil {
-						return err
-					}
-				}
-			}
+			n.askStakes(fx)
 			continue
 		}
 		if err := n.execute(*next, fx); err != nil {
@@ -307,7 +320,43 @@ func (n *Node) handle(ev events.Event, fx *effects) error {
 	}
 }
 
-func ptr(e events.StakeChecked) *events.StakeChecked { return &e }
+// askStakes queues every due stake check not asked already for the
+// chain, which is called after the lock (apply). A check stays asked for
+// stake_recheck: an unanswered one is not asked again sooner (one query
+// per peer and stake_recheck, whatever the chain's latency).
+func (n *Node) askStakes(fx *effects) {
+	now := n.state.Summary.LastTick
+	for _, d := range n.state.Duties() {
+		if d.Kind != projections.DutyCheckStake {
+			continue
+		}
+		if at, ok := n.asked[d.StakeCheck]; ok && now.Sub(at) < n.state.Summary.Params().StakeRecheck {
+			continue
+		}
+		n.asked[d.StakeCheck] = now
+		n.stakeAsks.Add(1)
+		fx.checks = append(fx.checks, d.StakeCheck)
+	}
+}
+
+// forgetAsked drops asks older than stake_recheck: they may be asked again.
+func (n *Node) forgetAsked(now events.Time) {
+	recheck := n.state.Summary.Params().StakeRecheck
+	for c, at := range n.asked {
+		if now.Sub(at) >= recheck {
+			delete(n.asked, c)
+		}
+	}
+}
+
+// stakeAnswer records the chain's answer to a stake check.
+func (n *Node) stakeAnswer(ans events.StakeChecked) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if err := n.record(&ans); err != nil && !errors.Is(err, events.ErrClosed) && n.receiveErr == nil {
+		n.receiveErr = err // the next Tick reports it
+	}
+}
 
 func (n *Node) executable(d projections.Duty) bool {
 	switch d.Kind {
@@ -449,6 +498,7 @@ func (n *Node) Receive(msgs ...events.Signed) {
 }
 
 func (n *Node) receive(evs []events.Event, fx *effects) {
+	evs = n.admit(evs)
 	evs = n.dropRepeats(evs, fx)
 	if err := n.recordAll(evs); err != nil {
 		if !errors.Is(err, events.ErrClosed) {
@@ -472,16 +522,21 @@ func (n *Node) receive(evs []events.Event, fx *effects) {
 
 // Status is a node's state at a glance.
 type Status struct {
-	ID            events.PeerID
-	Events        uint64
-	PeersSeen     int
-	PeersListed   int
-	PingsSent     uint64
-	Dropped       uint64
-	LastTick      events.Time
-	StateHash     events.Hash
-	LogPath       string
-	PerKindCounts []projections.KindCount
+	ID          events.PeerID
+	Events      uint64
+	PeersSeen   int
+	PeersListed int
+	PingsSent   uint64
+	Dropped     uint64 // every message dropped unlogged, for any reason
+	// the part of Dropped that admission and the bounds dropped
+	DroppedUnadmitted uint64 // not pings, from peers not admitted
+	DroppedStrangers  uint64 // pings of strangers that could not lead to a stake check
+	DroppedEarly      uint64 // tss messages over their sender's early-buffer bound
+	StakeChecksAsked  uint64
+	LastTick          events.Time
+	StateHash         events.Hash
+	LogPath           string
+	PerKindCounts     []projections.KindCount
 }
 
 // Status reports the node's state.
@@ -491,8 +546,11 @@ func (n *Node) Status() Status {
 	s := n.state
 	return Status{
 		ID: n.id, Events: s.Summary.Events, PeersSeen: len(s.Summary.Peers()), PeersListed: len(s.Peers.List(s.Blocks.Blocked)),
-		PingsSent: s.OwnPings.LastSeq(), Dropped: n.dropped.Load(), LastTick: s.Summary.LastTick,
-		StateHash: projections.StateHash(s), LogPath: n.store.Path(), PerKindCounts: s.Summary.PerKind(),
+		PingsSent: s.OwnPings.LastSeq(), LastTick: s.Summary.LastTick,
+		Dropped:           n.dropped.Load() + n.droppedUnadmitted.Load() + n.droppedStrangers.Load() + n.droppedEarly.Load(),
+		DroppedUnadmitted: n.droppedUnadmitted.Load(), DroppedStrangers: n.droppedStrangers.Load(), DroppedEarly: n.droppedEarly.Load(),
+		StakeChecksAsked: n.stakeAsks.Load(),
+		StateHash:        projections.StateHash(s), LogPath: n.store.Path(), PerKindCounts: s.Summary.PerKind(),
 	}
 }
 

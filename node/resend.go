@@ -93,6 +93,20 @@ func (n *Node) resendDue(now events.Time, fx *effects) {
 	n.resends = kept
 }
 
+// maxSeenPerPeer bounds the envelopes remembered per sender for
+// deduplication (seenTTL long). An honest peer logs a few round messages a
+// minute and some hundred tss messages per session; a sender past the
+// bound is no longer remembered, so only its own repeats get logged twice
+// (its messages are evidence anyway), and the table stays bounded by the
+// admitted peers.
+const maxSeenPerPeer = 4096
+
+// seenEnvelope is when an envelope was logged, and its sender.
+type seenEnvelope struct {
+	at   events.Time
+	from events.PeerID
+}
+
 // envelopeID names a signed message: Ed25519 signatures are
 // deterministic and bind the body, so sender and signature are enough.
 func envelopeID(m *events.Signed) events.Hash {
@@ -114,7 +128,10 @@ func (n *Node) dropRepeats(evs []events.Event, fx *effects) []events.Event {
 		}
 		id := envelopeID(m)
 		if _, dup := n.seen[id]; !dup {
-			n.seen[id] = now
+			if n.seenBy[m.From] < maxSeenPerPeer {
+				n.seen[id] = seenEnvelope{at: now, from: m.From}
+				n.seenBy[m.From]++
+			}
 			kept = append(kept, ev)
 			continue
 		}
@@ -128,8 +145,11 @@ func (n *Node) dropRepeats(evs []events.Event, fx *effects) []events.Event {
 // forgetSeen drops remembered envelopes older than seenTTL.
 func (n *Node) forgetSeen(now events.Time) {
 	for id, seen := range n.seen {
-		if now.Sub(seen) > seenTTL {
+		if now.Sub(seen.at) > seenTTL {
 			delete(n.seen, id)
+			if n.seenBy[seen.from]--; n.seenBy[seen.from] <= 0 {
+				delete(n.seenBy, seen.from)
+			}
 		}
 	}
 }

@@ -36,8 +36,17 @@ type TSS struct {
 }
 
 // MaxEarlyTSSMessages bounds the tss messages a node keeps for sessions
-// it has not started yet (its peers may start a moment sooner).
-const MaxEarlyTSSMessages = 4096
+// it has not started yet (its peers may start a moment sooner), and
+// MaxEarlyTSSPerPeer the part of them one sender may fill: a flooder
+// (admitted: strangers' messages never get this far) cannot evict or
+// crowd out honest peers' messages, which would time their sessions out
+// and blame them. An honest party sends a few dozen messages per session
+// (keygen of 7: ~40 including both resharing sides), so 256 holds several
+// sessions' worth.
+const (
+	MaxEarlyTSSMessages = 4096
+	MaxEarlyTSSPerPeer  = 256
+)
 
 // earlyTTL is how long a message for a session not started here waits,
 // and how long an ended session still answers retransmissions.
@@ -181,6 +190,7 @@ type sessionOutcome struct {
 // effects are what an input leaves to do once the node's lock is
 // released: messages to publish, sessions that started or ended.
 type effects struct {
+	checks   []projections.StakeCheck
 	publish  []events.Signed
 	started  []projections.Duty
 	finished []sessionOutcome
@@ -226,7 +236,7 @@ func (n *Node) openSession(d projections.Duty, fx *effects) error {
 	}
 	if early, ok := n.early[d.Session]; ok {
 		delete(n.early, d.Session)
-		n.earlyCount -= len(early.msgs)
+		n.forgetEarly(early)
 		for _, in := range early.msgs {
 			if err := n.deliver(s, in, fx); err != nil {
 				return err
@@ -376,7 +386,11 @@ func (n *Node) receiveTSS(m *events.Signed, fx *effects) error {
 			}
 			continue
 		}
-		if _, over := n.ended[msg.Session]; over || n.earlyCount >= MaxEarlyTSSMessages {
+		if _, over := n.ended[msg.Session]; over {
+			continue
+		}
+		if n.earlyCount >= MaxEarlyTSSMessages || n.earlyBy[m.From] >= MaxEarlyTSSPerPeer {
+			n.droppedEarly.Add(1)
 			continue
 		}
 		early := n.early[msg.Session]
@@ -386,6 +400,7 @@ func (n *Node) receiveTSS(m *events.Signed, fx *effects) error {
 		}
 		early.msgs = append(early.msgs, in)
 		n.earlyCount++
+		n.earlyBy[m.From]++
 	}
 	return nil
 }
@@ -403,6 +418,16 @@ func (n *Node) forMe(m *events.Signed) bool {
 type earlyMessages struct {
 	since events.Time
 	msgs  []tss.Incoming
+}
+
+// forgetEarly takes a session's early messages off the counts.
+func (n *Node) forgetEarly(e *earlyMessages) {
+	n.earlyCount -= len(e.msgs)
+	for _, in := range e.msgs {
+		if n.earlyBy[in.From]--; n.earlyBy[in.From] <= 0 {
+			delete(n.earlyBy, in.From)
+		}
+	}
 }
 
 func targetSides(toOld, toNew bool) []tss.Side {
@@ -606,7 +631,7 @@ func (n *Node) expireSessions(now events.Time, fx *effects) error {
 	}
 	for id, e := range n.early {
 		if now.Sub(e.since) > earlyTTL {
-			n.earlyCount -= len(e.msgs)
+			n.forgetEarly(e)
 			delete(n.early, id)
 		}
 	}

@@ -55,12 +55,20 @@ type Block struct {
 	Local bool `msgpack:"l"`
 }
 
+// MaxExpiredBlocks is how many expired block entries the record of
+// culprits keeps for audit, the latest made. Entries in force are all
+// kept; older expired ones are dropped, so a peer that keeps earning
+// blocks cannot grow the state without end. (The log keeps their
+// evidence: an audit can always fold it again.)
+const MaxExpiredBlocks = 256
+
 // Blocks is the block list and the record of culprits. Entries expire by
-// tick time; the record of culprits keeps every entry for audit.
+// tick time; the record of culprits keeps them for audit, up to
+// MaxExpiredBlocks expired ones.
 type Blocks struct {
 	params  events.Params
 	now     events.Time
-	entries []Block // in the order they were made; expired ones stay
+	entries []Block // in the order they were made; the last expired ones stay
 	// signing: the signing sessions started here and not yet finished.
 	signing map[events.Hash]bool
 	// equivocations: evidence pairs held, to gossip and to show.
@@ -75,6 +83,7 @@ func (b *Blocks) Apply(seq uint64, ev events.Event) {
 		b.params = e.Params
 	case *events.Tick:
 		b.now = e.Time
+		b.trim()
 	case *events.EvidenceReceived:
 		b.onEvidence(seq, &e.Msg)
 	case *events.MessageSent:
@@ -129,6 +138,32 @@ func (b *Blocks) Add(block Block) {
 	b.entries = append(b.entries, block)
 }
 
+// trim drops the oldest-made expired entries beyond MaxExpiredBlocks.
+// Entries in force are few, so a scan per tick is cheap; the order of the
+// kept entries is unchanged, so the state stays deterministic.
+func (b *Blocks) trim() {
+	expired := 0
+	for i := range b.entries {
+		if b.now >= b.entries[i].Until {
+			expired++
+		}
+	}
+	if expired <= MaxExpiredBlocks {
+		return
+	}
+	drop := expired - MaxExpiredBlocks
+	kept := b.entries[:0]
+	for _, e := range b.entries {
+		if drop > 0 && b.now >= e.Until {
+			drop--
+			continue
+		}
+		kept = append(kept, e)
+	}
+	clear(b.entries[len(kept):]) // no stale evidence slices kept alive
+	b.entries = kept
+}
+
 // BlockedFor reports whether a peer is blocked now for a reason.
 func (b *Blocks) BlockedFor(peer events.PeerID, reason BlockReason) bool {
 	for i := range b.entries {
@@ -161,7 +196,8 @@ func (b *Blocks) Active() []Block {
 	return out
 }
 
-// Culprits returns every block ever made, oldest first.
+// Culprits returns the blocks in force and the last MaxExpiredBlocks
+// expired ones, oldest first.
 func (b *Blocks) Culprits() []Block { return slices.Clone(b.entries) }
 
 // HasEvidenceAgainst reports whether a peer is excluded by evidence every

@@ -63,6 +63,11 @@ type PeerState struct {
 	Moved     bool             `msgpack:"m"`  // a stake of this peer was seen spent
 	Rejected  uint64           `msgpack:"rj"` // pings that did not count
 	LastCheck PingVerdict      `msgpack:"v"`  // verdict on its last ping
+	// Admitted: a stake answer about its stake tx was valid for admission
+	// (found, confirmed, bound to it, at least min_stake; age and
+	// spent-ness count only for the peer list). Only a later definite
+	// answer that is not valid ends it (a chain error does not).
+	Admitted bool `msgpack:"ad"`
 	// ProvedShare: its last ping proved its share of the current key.
 	ProvedShare bool `msgpack:"ps"`
 	// provenProof and provenBucket remember the last proof verified, so a
@@ -98,6 +103,7 @@ func (p *Peers) Apply(_ uint64, ev events.Event) {
 		p.params = e.Params
 	case *events.Tick:
 		p.now = e.Time
+		p.forgetStrangers()
 	case *events.PingReceived:
 		p.applyPing(&e.Msg)
 	case *events.MessageSent:
@@ -216,6 +222,72 @@ func (p *Peers) applyStake(e *events.StakeChecked) {
 	}
 	if e.Spent {
 		ps.Moved = true
+	}
+	if e.Error == "" {
+		ps.Admitted = e.Found && e.Confirmed && e.BoundPeer == ps.ID && e.Amount >= p.params.MinStake
+	}
+}
+
+// MaxStrangerChecks bounds the peers not admitted whose stake is being
+// checked at once: anyone can make Ed25519 keys, and each one's ping would
+// otherwise cost a stake-chain query and a peer-table entry.
+const MaxStrangerChecks = 16
+
+// Admitted reports whether a peer is admitted (PROTOCOL.md section 1): a
+// stake check of the stake tx in its ping came back valid. Its messages
+// are logged; a peer not admitted only gets pings logged, and only those
+// WelcomePing allows. The node also admits blocked peers (their messages
+// are evidence); Peers cannot see blocks, so the node asks Blocks too.
+func (p *Peers) Admitted(id events.PeerID) bool {
+	ps, ok := p.peers[id]
+	return ok && ps.Admitted
+}
+
+// WelcomePing reports whether an accepted ping from a peer not admitted
+// can lead to a stake check, so is worth logging: the peer announces a
+// stake tx, no ping of it was logged within stake_recheck (so at most one
+// check per stake_recheck per peer), and fewer than MaxStrangerChecks
+// strangers are being checked. pending counts the strangers the caller
+// already let in since the state was folded (one batch of messages).
+func (p *Peers) WelcomePing(ping *events.Ping, pending int) bool {
+	if ping.StakeTx == "" {
+		return false
+	}
+	if ps, ok := p.peers[ping.PeerID]; ok && ps.LastPing != 0 && p.now.Sub(ps.LastPing) < p.params.StakeRecheck {
+		return false
+	}
+	return p.StrangersChecking()+pending < MaxStrangerChecks
+}
+
+// StrangersChecking counts the peers not admitted whose stake check is
+// still open: a ping of theirs was logged within stake_recheck and no
+// answer about their current stake tx came back yet. A chain that never
+// answers frees the slot after stake_recheck.
+func (p *Peers) StrangersChecking() int {
+	n := 0
+	for _, ps := range p.peers {
+		if p.checking(ps) {
+			n++
+		}
+	}
+	return n
+}
+
+func (p *Peers) checking(ps *PeerState) bool {
+	return !ps.Admitted && ps.StakeTx != "" && ps.Stake.CheckedAt == 0 && ps.LastPing != 0 && p.now.Sub(ps.LastPing) < p.params.StakeRecheck
+}
+
+// forgetStrangers drops the peers never admitted whose last ping is
+// stake_recheck old: nothing of theirs is logged after that until their
+// next ping, which starts afresh. So the table holds the admitted peers
+// and at most the strangers of one stake_recheck window. (Deleting
+// during a map range is deterministic: the outcome does not depend on
+// the order.)
+func (p *Peers) forgetStrangers() {
+	for id, ps := range p.peers {
+		if !ps.Admitted && id != p.params.NodeID && p.now.Sub(ps.LastPing) >= p.params.StakeRecheck {
+			delete(p.peers, id)
+		}
 	}
 }
 

@@ -117,6 +117,8 @@ func TestProofsAcrossBuckets(t *testing.T) {
 	}
 	pt.advance(time.Minute)
 	sendRaw(oldProof)
+	// a peer never admitted is forgotten after stake_recheck: a new entry
+	ps, _ = pt.p.Get(eventstest.Peer(1))
 	if ps.LastCheck != projections.PingBadProof {
 		t.Fatalf("last epoch's proof: %q, want bad proof", ps.LastCheck)
 	}

@@ -27,8 +27,11 @@ type VerifyReport struct {
 }
 
 // mustExecute are the duties a node always can carry out: a log that
-// skips one diverges. Proposals need a share and stake checks a chain, so
-// their absence proves nothing; their presence must still have been due.
+// skips one diverges. Proposals need a share, so their absence proves
+// nothing; their presence must still have been due. Stake checks are
+// asked of the chain outside the node's lock and not logged; their
+// answers (StakeChecked) come back later like any outside event, so
+// they are not actions.
 func mustExecute(k projections.DutyKind) bool {
 	switch k {
 	case projections.DutySendPing, projections.DutySendSigningSet, projections.DutySendChecksum, projections.DutyStartSigning,
@@ -39,7 +42,7 @@ func mustExecute(k projections.DutyKind) bool {
 }
 
 // VerifyDuties folds a log and checks every action it records (messages
-// sent, stake checks, signing starts) against the duties the state called
+// sent, session starts) against the duties the state called
 // for at that point, as node.Node executes them: after each tick, duties
 // are done one kind at a time until none is due. It returns the first
 // divergence as a *Divergence error.
@@ -88,7 +91,7 @@ func VerifyDuties(store *events.Store, until Until) (VerifyReport, error) {
 		}
 		matched := false
 		for _, d := range pendingDue {
-			if d.Kind == kind && (!done[kind] || kind == projections.DutyCheckStake) && matches(d, ev) {
+			if d.Kind == kind && !done[kind] && matches(d, ev) {
 				matched = true
 				break
 			}
@@ -128,8 +131,6 @@ func actionKind(ev events.Event) (projections.DutyKind, bool) {
 			return projections.DutySendEvidence, true
 		}
 		return 0, false // kv intents and others are not duties
-	case *events.StakeChecked:
-		return projections.DutyCheckStake, true
 	case *events.TSSSessionStarted:
 		switch e.Protocol {
 		case events.SessionSigning:
@@ -186,8 +187,6 @@ func matches(d projections.Duty, ev events.Event) bool {
 			}
 			return bytes.Equal(ev.A.Sig, d.Evidence.A.Sig) && bytes.Equal(ev.B.Sig, d.Evidence.B.Sig)
 		}
-	case *events.StakeChecked:
-		return e.Peer == d.StakeCheck.Peer && e.StakeTx == d.StakeCheck.StakeTx
 	case *events.TSSSessionStarted:
 		want := d.StartEvent()
 		return e.Protocol == want.Protocol && e.Session == want.Session && e.Round == want.Round && e.M0 == want.M0 &&
@@ -200,8 +199,6 @@ func describeAction(ev events.Event) string {
 	switch e := ev.(type) {
 	case *events.MessageSent:
 		return "sent a " + e.Msg.Type + " message"
-	case *events.StakeChecked:
-		return "checked the stake of " + e.Peer.Short()
 	case *events.TSSSessionStarted:
 		return "started signing session " + e.Session.String()[:12]
 	}
@@ -211,7 +208,7 @@ func describeAction(ev events.Event) string {
 func dueList(due []projections.Duty, done map[projections.DutyKind]bool) string {
 	var out []string
 	for _, d := range due {
-		if !done[d.Kind] || d.Kind == projections.DutyCheckStake {
+		if !done[d.Kind] {
 			out = append(out, d.Kind.String())
 		}
 	}

@@ -37,11 +37,13 @@ const (
 	CorruptShareOne    Behaviour = "corrupt-share-one"   // with --tss: corrupts only what it sends one peer
 	CommitWrong        Behaviour = "commit-wrong"        // commits to a wrong sum
 	CommitSilent       Behaviour = "commit-silent"       // never commits
+	// Spam: the node also floods every topic from unstaked identities (spam.go).
+	Spam Behaviour = "spam"
 )
 
 // Behaviours lists every behaviour.
 var Behaviours = []Behaviour{Equivocate, Forge, Replay, YoungStake, MovedStake, Clone, WrongChecksum, SmallSets, Silent, CorruptShare, TSSSilent, Frame,
-	EquivocateSet, EquivocateChecksum, EquivocateCommit, LateSet, CorruptShareOne, CommitWrong, CommitSilent}
+	EquivocateSet, EquivocateChecksum, EquivocateCommit, LateSet, CorruptShareOne, CommitWrong, CommitSilent, Spam}
 
 // Fault gives node Node a behaviour.
 type Fault struct {

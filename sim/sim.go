@@ -156,6 +156,8 @@ type Sim struct {
 	err        error // the first failure inside a node's callback
 
 	validated validationCache
+	chain     stakeChain // answers stake checks a step later (chain.go)
+	spam      spammers   // the unstaked identities of spam nodes (spam.go)
 }
 
 // validationCache remembers validation results, so a message broadcast
@@ -316,7 +318,7 @@ func (s *Sim) Open() error {
 			Params:       s.params,
 			Identity:     sn.key,
 			Publish:      func(m events.Signed) { s.publish(sn, m) },
-			Chain:        stakeChain{s},
+			Chain:        s.stakeChain(),
 			StakeTx:      stakeTx(sn.index),
 			Share:        sn.share,
 			StartSession: func(d projections.Duty) { s.startSession(sn, d) },
@@ -365,6 +367,8 @@ func (s *Sim) Step() error {
 // world plays the chain: deposits with swap intents, signing sessions
 // ending, payouts confirming.
 func (s *Sim) world() error {
+	s.chain.answer()
+	s.flood()
 	if s.rng.Float64() < float64(time.Second)/float64(s.cfg.DepositEvery) {
 		s.deposits++
 		amount := uint64(10_000 + 17*s.deposits)
@@ -614,28 +618,6 @@ func (s *Sim) resign(n *simNode, typ string, body any) events.Signed {
 		panic(err)
 	}
 	return m
-}
-
-// stakeChain answers stake checks from the run's configuration.
-type stakeChain struct{ s *Sim }
-
-func (c stakeChain) CheckStake(peerID events.PeerID, tx string) events.StakeChecked {
-	ans := events.StakeChecked{Peer: peerID, StakeTx: tx}
-	for _, n := range c.s.nodes {
-		if n.id != peerID || tx != stakeTx(n.index) {
-			continue
-		}
-		// Node 0 is the most senior: stakes are an hour apart.
-		age := 100*time.Hour + time.Duration(len(c.s.nodes)-n.index)*time.Hour
-		if n.has(YoungStake) {
-			age = 10 * time.Hour
-		}
-		ans.Found, ans.Confirmed, ans.Amount, ans.BoundPeer = true, true, 100, n.id
-		start := events.TimeOf(c.s.cfg.start())
-		ans.ConfirmedAt = start.Add(-age)
-		ans.Spent = n.has(MovedStake) && c.s.now.Sub(start) >= c.s.cfg.Duration/3
-	}
-	return ans
 }
 
 func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
