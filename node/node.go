@@ -81,6 +81,8 @@ type Node struct {
 	// round and commit messages due for retransmission.
 	seen    map[events.Hash]events.Time
 	resends []resend
+	// regossip: anti-entropy of the intents in force (intents.go)
+	regossip intentRegossip
 	keys    map[events.Hash]*keygen.LocalPartySaveData
 	// receiveErr is a failure while answering a received message (the log
 	// refused a write); the next Tick returns it.
@@ -268,6 +270,7 @@ func (n *Node) handle(ev events.Event, fx *effects) error {
 	if tick, ok := ev.(*events.Tick); ok {
 		n.resendDue(tick.Time, fx)
 		n.forgetSeen(tick.Time)
+		n.regossipIntents(tick.Time, fx)
 		if n.cfg.TSS != nil {
 			if err := n.expireSessions(tick.Time, fx); err != nil {
 				return err
@@ -407,7 +410,9 @@ func (n *Node) sendMessage(typ string, body any, fx *effects) error {
 	return nil
 }
 
-// SendIntent signs and gossips a swap intent for the K/V store.
+// SendIntent signs and gossips a swap intent for the K/V store. Its
+// Nonce must already be a valid proof of work (events.MineIntentPoW):
+// without one no node, this one included, lets the intent count.
 func (n *Node) SendIntent(kv events.KVEntry) error {
 	n.mu.Lock()
 	m, err := n.send(events.TypeKVEntry, &kv)

@@ -31,7 +31,7 @@ const (
 )
 
 // Behaviours lists every behaviour.
-var Behaviours = []Behaviour{Equivocate, Forge, Replay, YoungStake, MovedStake, Clone, WrongChecksum, SmallSets, Silent, CorruptShare, TSSSilent, Frame}
+var Behaviours = []Behaviour{Equivocate, Forge, Replay, YoungStake, MovedStake, Clone, WrongChecksum, SmallSets, Silent, CorruptShare, TSSSilent, Frame, IntentSquat}
 
 // Fault gives node Node a behaviour.
 type Fault struct {

@@ -62,6 +62,7 @@ func (c Config) Params() events.Params {
 	p.Network = "sim"
 	p.KeygenUntil = events.TimeOf(c.start().Add(c.KeygenFor))
 	p.RefundAfter = 10 * time.Minute
+	intentParams(&p)
 	return p
 }
 
@@ -171,6 +172,7 @@ type Sim struct {
 	// generation counts the keys the world has published.
 	generation int
 	framed     bool
+	squatting  squatState
 	tss        *tssState
 	signatures int   // real signatures verified under the group key
 	err        error // the first failure inside a node's callback
@@ -397,7 +399,7 @@ func (s *Sim) Step() error {
 func (s *Sim) world() error {
 	if s.rng.Float64() < float64(time.Second)/float64(s.cfg.DepositEvery) {
 		s.deposits++
-		amount := uint64(10_000 + 17*s.deposits)
+		amount := worldAmount(s.deposits)
 		dep := &events.DepositObserved{
 			Chain: "sim", TxID: fmt.Sprintf("deposit-%d", s.deposits), Amount: amount,
 			Sender: fmt.Sprintf("sender-%d", s.deposits), Confirmations: s.params.Confirmations,
@@ -405,7 +407,7 @@ func (s *Sim) world() error {
 		// Nine in ten deposits come with a swap intent, gossiped by a node.
 		if s.rng.IntN(10) > 0 {
 			by := s.nodes[s.rng.IntN(len(s.nodes))]
-			if err := by.node.SendIntent(events.KVEntry{Amount: amount, Intent: []byte(fmt.Sprintf("pay %d to dest-%d", amount, s.deposits))}); err != nil {
+			if err := s.sendIntent(by, amount, []byte(fmt.Sprintf("pay %d to dest-%d", amount, s.deposits))); err != nil {
 				return err
 			}
 		}
@@ -416,6 +418,9 @@ func (s *Sim) world() error {
 		}
 	}
 	s.validated.age()
+	if err := s.squat(); err != nil {
+		return err
+	}
 	if err := s.frame(); err != nil {
 		return err
 	}
