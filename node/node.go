@@ -83,7 +83,7 @@ type Node struct {
 	resends []resend
 	// regossip: anti-entropy of the intents in force (intents.go)
 	regossip intentRegossip
-	keys    map[events.Hash]*keygen.LocalPartySaveData
+	keys     map[events.Hash]*keygen.LocalPartySaveData
 	// receiveErr is a failure while answering a received message (the log
 	// refused a write); the next Tick returns it.
 	receiveErr error
