@@ -80,6 +80,9 @@ type Transfers struct {
 	// pairs caches which held intent pays which deposit (nil: recompute).
 	// Derived from the fields above only, so it never differs on replay.
 	pairs map[string]*Intent
+	// docPairs: deposit -> intent of the last doc built (Doc), which is
+	// what this node's signing session signs.
+	docPairs map[string]events.Hash
 }
 
 // NewTransfers returns an empty transfers projection. It reads peers (which
@@ -116,8 +119,16 @@ func (t *Transfers) Apply(_ uint64, ev events.Event) {
 			t.applyKV(&e.Msg, true) // our own entries count too
 		}
 	case *events.TxConfirmed:
+		paid := map[string][]byte{}
+		for _, p := range e.Payouts {
+			paid[p.Deposit] = p.Intent
+		}
 		for _, id := range e.Spends {
-			t.Consume(id)
+			if intent, ok := paid[id]; ok {
+				t.consume(id, t.heldMatching(id, intent))
+			} else {
+				t.Consume(id)
+			}
 		}
 	}
 }
@@ -232,6 +243,32 @@ func (t *Transfers) pairing() map[string]*Intent {
 // an intent pays exactly one deposit and is consumed with it. A deposit
 // spent before this node saw it is remembered, so it is never paid later.
 func (t *Transfers) Consume(id string) {
+	in := t.pairing()[id]
+	if alt, ok := t.docPairs[id]; ok && t.held[alt] != nil {
+		// the doc this node built for the round pays it: a signing
+		// session of this node signed that doc, even if an intent with a
+		// smaller id arrived since
+		in = t.held[alt]
+	}
+	t.consume(id, in)
+}
+
+// heldMatching is the held intent a tx paid deposit id to: the one with
+// those bytes and the deposit's amount (the smallest id if several).
+func (t *Transfers) heldMatching(id string, intent []byte) *Intent {
+	d, ok := t.deposits[id]
+	if !ok {
+		return nil
+	}
+	for _, in := range t.Held() {
+		if in.Amount == d.Amount && bytes.Equal(in.Intent, intent) {
+			return in
+		}
+	}
+	return nil
+}
+
+func (t *Transfers) consume(id string, in *Intent) {
 	d, ok := t.deposits[id]
 	if !ok {
 		d = &Deposit{ID: id}
@@ -240,7 +277,7 @@ func (t *Transfers) Consume(id string) {
 	if d.Consumed {
 		return
 	}
-	if in := t.pairing()[id]; in != nil {
+	if in != nil {
 		delete(t.held, in.ID)
 		in.Paid = id
 		t.consumed[in.ID] = in
@@ -378,9 +415,11 @@ func (t *Transfers) Doc(r int64, key *events.KeyPublished) (*TxDoc, bool) {
 		doc.Parties = append(doc.Parties, sp.Peer)
 	}
 	doc.Reward = doc.Parties[int(r%int64(len(doc.Parties)))]
+	t.docPairs = map[string]events.Hash{}
 	for _, d := range valid {
 		doc.Inputs = append(doc.Inputs, d.ID)
 		if intent, ok := t.pairing()[d.ID]; ok {
+			t.docPairs[d.ID] = intent.ID
 			doc.Payouts = append(doc.Payouts, Payout{Deposit: d.ID, Amount: d.Amount, Intent: intent.Intent})
 		} else {
 			doc.Refunds = append(doc.Refunds, Refund{Deposit: d.ID, Amount: d.Amount, To: d.Sender})

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/metanode/metanode/events"
+	"github.com/metanode/metanode/projections"
 )
 
 // Swap intents in the simulation: the world mines a valid proof of work
@@ -52,10 +53,27 @@ func worldAmount(k int) uint64 {
 	return uint64(10_000 + 17*k)
 }
 
-// squatState is what the squatters did so far.
+// squatState is what the squatters did so far, and the payouts of every
+// signing session's doc, for the chain to report with the tx.
 type squatState struct {
-	next events.Time
-	sent int
+	next    events.Time
+	sent    int
+	payouts map[events.Hash][]events.TxPayout
+}
+
+// notePayouts remembers the payouts of the doc a session signs.
+func (s *Sim) notePayouts(session events.Hash, doc *projections.TxDoc) {
+	if doc == nil || s.squatting.payouts[session] != nil {
+		return
+	}
+	if s.squatting.payouts == nil {
+		s.squatting.payouts = map[events.Hash][]events.TxPayout{}
+	}
+	out := []events.TxPayout{}
+	for _, p := range doc.Payouts {
+		out = append(out, events.TxPayout{Deposit: p.Deposit, Intent: p.Intent})
+	}
+	s.squatting.payouts[session] = out
 }
 
 // sendIntent has node by gossip a swap intent with a valid proof of work,

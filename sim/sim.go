@@ -444,7 +444,7 @@ func (s *Sim) world() error {
 		s.confirmed[session] = true
 		var outcome events.Event
 		if f.duty.Kind == projections.DutyStartSigning {
-			outcome = &events.TxConfirmed{Chain: "sim", TxID: session.String(), Height: uint64(s.now.Std().Unix()), Confirmations: 1, Spends: s.spends[session]}
+			outcome = &events.TxConfirmed{Chain: "sim", TxID: session.String(), Height: uint64(s.now.Std().Unix()), Confirmations: 1, Spends: s.spends[session], Payouts: s.squatting.payouts[session]}
 		} else {
 			outcome = s.publishKey(f.duty)
 		}
@@ -519,6 +519,7 @@ func (s *Sim) startSession(n *simNode, d projections.Duty) {
 		n.node.View(func(st *projections.State) {
 			if cur := st.Rounds.Current(); cur != nil && s.spends[d.Session] == nil {
 				s.spends[d.Session] = slices.Clone(cur.Transfers)
+				s.notePayouts(d.Session, cur.Doc)
 			}
 		})
 	}

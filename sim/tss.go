@@ -142,7 +142,7 @@ func (s *Sim) tssFinished(n *simNode, d projections.Duty, fin *events.TSSSession
 			return
 		}
 		s.confirmed[d.Session] = true
-		s.recordAll(&events.TxConfirmed{Chain: "sim", TxID: d.Session.String(), Height: uint64(s.now.Std().Unix()), Confirmations: 1, Spends: s.spends[d.Session]})
+		s.recordAll(&events.TxConfirmed{Chain: "sim", TxID: d.Session.String(), Height: uint64(s.now.Std().Unix()), Confirmations: 1, Spends: s.spends[d.Session], Payouts: s.squatting.payouts[d.Session]})
 	default:
 		if key == nil || slices.ContainsFunc(s.tss.keys, func(k *events.KeyPublished) bool { return k.KeyID == key.KeyID }) {
 			return
