@@ -164,6 +164,10 @@ func TestParamsValidate(t *testing.T) {
 		{"phases out of order", func(p *events.Params) { p.SigningSetPhase = p.ProposalPhase }, "signing phases"},
 		{"deadline after epoch", func(p *events.Params) { p.SigningDeadline = 2 * p.SigningEpoch }, "signing phases"},
 		{"no network", func(p *events.Params) { p.Network = "" }, "network"},
+		{"no intent pow passes", func(p *events.Params) { p.IntentPoWTime = 0 }, "intent pow time"},
+		{"tiny intent pow memory", func(p *events.Params) { p.IntentPoWMemoryKiB = 4 }, "intent pow memory"},
+		{"intent pow too hard", func(p *events.Params) { p.IntentPoWBits = 33 }, "intent pow bits"},
+		{"no intents per peer", func(p *events.Params) { p.IntentsPerPeer = 0 }, "intents per peer"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -174,5 +178,43 @@ func TestParamsValidate(t *testing.T) {
 				t.Fatalf("Validate() = %v, want an error about %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestIntentPoW(t *testing.T) {
+	p := events.DefaultParams(5, 2)
+	p.IntentPoWTime, p.IntentPoWMemoryKiB, p.IntentPoWBits = 1, 64, 6
+	kv := events.KVEntry{Amount: 1234, Intent: []byte("pay to dest")}
+	tries := events.MineIntentPoW(p, &kv, 0)
+	if tries < 1 || !events.VerifyIntentPoW(p, &kv) {
+		t.Fatalf("mined nonce %x (%d tries) does not verify", kv.Nonce, tries)
+	}
+	again := events.KVEntry{Amount: 1234, Intent: []byte("pay to dest")}
+	events.MineIntentPoW(p, &again, 0)
+	if !bytes.Equal(again.Nonce, kv.Nonce) {
+		t.Fatal("mining from the same start gave another nonce")
+	}
+	// The work binds amount and intent: the same nonce on another
+	// intent fails at least once in a few tries (6 bits: 1 in 64 passes).
+	failed := 0
+	for i := range 4 {
+		other := kv
+		other.Amount = kv.Amount + uint64(i) + 1
+		if !events.VerifyIntentPoW(p, &other) {
+			failed++
+		}
+		other = kv
+		other.Intent = []byte(fmt.Sprint("pay to thief ", i))
+		if !events.VerifyIntentPoW(p, &other) {
+			failed++
+		}
+	}
+	if failed < 6 {
+		t.Fatalf("only %d of 8 changed intents fail with the old nonce", failed)
+	}
+	long := kv
+	long.Nonce = make([]byte, events.MaxIntentNonce+1)
+	if events.VerifyIntentPoW(p, &long) {
+		t.Fatal("an over-long nonce verifies")
 	}
 }

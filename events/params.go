@@ -40,6 +40,15 @@ type Params struct {
 	BlockCulprit      time.Duration `msgpack:"bc"`
 	BlockOutlier      time.Duration `msgpack:"bo"`
 	BlockTimeout      time.Duration `msgpack:"bt"`
+
+	// Swap intents (K/V store). Keys added at the end so the encoding of
+	// the earlier fields is unchanged.
+	IntentPoWTime      uint32 `msgpack:"it"` // argon2id passes
+	IntentPoWMemoryKiB uint32 `msgpack:"im"` // argon2id memory
+	IntentPoWBits      uint8  `msgpack:"ib"` // leading zero bits the argon2id output needs
+	// IntentsPerPeer bounds a peer's unconsumed intents, so one peer
+	// cannot squat on every amount.
+	IntentsPerPeer int `msgpack:"ik"`
 }
 
 // DefaultParams are PROTOCOL.md's defaults for a committee of n with
@@ -68,6 +77,13 @@ func DefaultParams(n, t int) Params {
 		BlockCulprit:      72 * time.Hour,
 		BlockOutlier:      time.Hour,
 		BlockTimeout:      10 * time.Minute,
+		// ~20 ms per argon2id evaluation on one core: verifying an intent
+		// stays cheap for every node and every replay, while 2^8 tries
+		// cost its author seconds per intent.
+		IntentPoWTime:      1,
+		IntentPoWMemoryKiB: 16 << 10,
+		IntentPoWBits:      8,
+		IntentsPerPeer:     64,
 	}
 }
 
@@ -93,5 +109,9 @@ func (p Params) Validate() error {
 	check(p.KeygenEpoch > 0, "keygen epoch %v: must be positive", p.KeygenEpoch)
 	check(p.RegroupInterval > 0, "regroup interval %v: must be positive", p.RegroupInterval)
 	check(p.BlockEquivocation > 0 && p.BlockCulprit > 0 && p.BlockOutlier > 0 && p.BlockTimeout > 0, "block durations must be positive")
+	check(p.IntentPoWTime >= 1, "intent pow time %d: need at least 1 pass", p.IntentPoWTime)
+	check(p.IntentPoWMemoryKiB >= 8, "intent pow memory %d KiB: need at least 8", p.IntentPoWMemoryKiB)
+	check(p.IntentPoWBits <= 32, "intent pow bits %d: at most 32", p.IntentPoWBits)
+	check(p.IntentsPerPeer >= 1, "intents per peer %d: need at least 1", p.IntentsPerPeer)
 	return first
 }

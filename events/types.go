@@ -106,6 +106,17 @@ type TxConfirmed struct {
 	Confirmations uint32 `msgpack:"c"`
 	// Spends lists the deposits (DepositID) the tx consumed, sorted.
 	Spends []string `msgpack:"sp"`
+	// Payouts says which swap intent (its bytes: the destination) the tx
+	// paid each paid deposit to, so every node consumes the intent the
+	// tx actually paid, even one whose own pairing differed. Refunds are
+	// not listed.
+	Payouts []TxPayout `msgpack:"po"`
+}
+
+// TxPayout is one payout output of a confirmed tx.
+type TxPayout struct {
+	Deposit string `msgpack:"d"`
+	Intent  []byte `msgpack:"i"`
 }
 
 // SessionKind says which tss-lib protocol a session runs.

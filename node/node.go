@@ -91,7 +91,9 @@ type Node struct {
 	// check still unanswered, or answered within stake_recheck, is not
 	// asked again.
 	asked map[projections.StakeCheck]events.Time
-	keys  map[events.Hash]*keygen.LocalPartySaveData
+	// regossip: anti-entropy of the intents in force (intents.go)
+	regossip intentRegossip
+	keys     map[events.Hash]*keygen.LocalPartySaveData
 	// receiveErr is a failure while answering a received message (the log
 	// refused a write); the next Tick returns it.
 	receiveErr error
@@ -288,6 +290,7 @@ func (n *Node) handle(ev events.Event, fx *effects) error {
 		n.resendDue(tick.Time, fx)
 		n.forgetSeen(tick.Time)
 		n.forgetAsked(tick.Time)
+		n.regossipIntents(tick.Time, fx)
 		if n.cfg.TSS != nil {
 			if err := n.expireSessions(tick.Time, fx); err != nil {
 				return err
@@ -458,7 +461,9 @@ func (n *Node) sendMessage(typ string, body any, fx *effects) error {
 	return nil
 }
 
-// SendIntent signs and gossips a swap intent for the K/V store.
+// SendIntent signs and gossips a swap intent for the K/V store. Its
+// Nonce must already be a valid proof of work (events.MineIntentPoW):
+// without one no node, this one included, lets the intent count.
 func (n *Node) SendIntent(kv events.KVEntry) error {
 	n.mu.Lock()
 	m, err := n.send(events.TypeKVEntry, &kv)

@@ -122,6 +122,9 @@ func (n *Node) dropRepeats(evs []events.Event, fx *effects) []events.Event {
 	kept := evs[:0]
 	for _, ev := range evs {
 		m, ok := events.SignedOf(ev)
+		if ok && m.Type == events.TypeKVEntry && n.knownIntent(m) {
+			continue
+		}
 		if !ok || !dedupedTypes[m.Type] {
 			kept = append(kept, ev)
 			continue

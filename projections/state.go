@@ -18,8 +18,9 @@ type State struct {
 
 // NewState returns the state of an empty log.
 func NewState() *State {
-	keys, blocks, transfers := &Keys{}, &Blocks{}, NewTransfers()
+	keys, blocks := &Keys{}, &Blocks{}
 	peers := NewPeers(keys)
+	transfers := NewTransfers(peers)
 	committees := NewCommittees(keys, peers, blocks)
 	return &State{
 		Summary: NewSummary(), OwnPings: &OwnPings{}, Keys: keys, Peers: peers,

@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"bytes"
 	"cmp"
 	"crypto/sha512"
 	"fmt"
@@ -17,27 +18,78 @@ type Deposit struct {
 	Confirmations uint32      `msgpack:"c"`
 	FirstSeen     events.Time `msgpack:"t"` // tick time it was first observed
 	Consumed      bool        `msgpack:"x"` // spent by a confirmed or signed tx
+	// PaidBy is the intent consumed with it (zero: none, a refund or
+	// spent before this node paired it).
+	PaidBy events.Hash `msgpack:"pb"`
+	// Observed: a DepositObserved named it (false: only a spend did).
+	Observed bool `msgpack:"o"`
 }
 
 // Intent is a swap intent of the K/V store, keyed by the exact amount.
 type Intent struct {
+	ID     events.Hash   `msgpack:"id"` // events.IntentID of the signed body
 	Amount uint64        `msgpack:"a"`
 	Intent []byte        `msgpack:"i"`
 	From   events.PeerID `msgpack:"f"`
+	Seen   events.Time   `msgpack:"t"` // tick time this node first held it
+	Paid   string        `msgpack:"p"` // the deposit it paid, once consumed
+	// Msg is the envelope as signed, re-gossiped for anti-entropy. The log
+	// holds it already, and ID binds its body: kept out of the state.
+	Msg events.Signed `msgpack:"-"`
+}
+
+// IntentVerdict is what the K/V store made of one kv message.
+type IntentVerdict uint8
+
+// Intent verdicts. Every kv message stays in the log; the verdict only
+// says whether and why it did not count.
+const (
+	IntentAccepted    IntentVerdict = iota
+	IntentUndecodable               // not a KVEntry, or amount zero
+	IntentKnown                     // held or consumed already: a repeat changes nothing
+	IntentNotAdmitted               // its signer has no valid stake answer here
+	IntentBadPoW                    // the proof of work does not verify
+	IntentOverBound                 // not among its signer's IntentsPerPeer smallest ids
+	intentVerdictCount
+)
+
+var intentVerdictNames = [intentVerdictCount]string{
+	"accepted", "undecodable", "known", "signer not admitted", "bad proof of work", "over the per-peer bound",
+}
+
+func (v IntentVerdict) String() string {
+	if v < intentVerdictCount {
+		return intentVerdictNames[v]
+	}
+	return "unknown"
 }
 
 // Transfers follows deposits and swap intents and says what a round can
-// sign (PROTOCOL.md section 3).
+// sign (PROTOCOL.md section 3; the rules are in docs/protocol.md).
 type Transfers struct {
 	params   events.Params
 	now      events.Time
+	peers    *Peers
 	deposits map[string]*Deposit
-	intents  map[uint64]*Intent // first entry per amount wins: immutable once set
+	// held are the intents in force: accepted and not yet consumed.
+	held map[events.Hash]*Intent
+	// consumed intents are remembered for good, so a copy re-gossiped by
+	// a node that has not seen the payout yet never puts one back.
+	consumed map[events.Hash]*Intent
+	verdicts [intentVerdictCount]uint64
+	// pairs caches which held intent pays which deposit (nil: recompute).
+	// Derived from the fields above only, so it never differs on replay.
+	pairs map[string]*Intent
+	// docPairs: deposit -> intent of the last doc built (Doc), which is
+	// what this node's signing session signs.
+	docPairs map[string]events.Hash
 }
 
-// NewTransfers returns an empty transfers projection.
-func NewTransfers() *Transfers {
-	return &Transfers{deposits: map[string]*Deposit{}, intents: map[uint64]*Intent{}}
+// NewTransfers returns an empty transfers projection. It reads peers (which
+// must be folded before it) to admit intents only from admitted peers; nil
+// admits nobody but the node itself.
+func NewTransfers(peers *Peers) *Transfers {
+	return &Transfers{peers: peers, deposits: map[string]*Deposit{}, held: map[events.Hash]*Intent{}, consumed: map[events.Hash]*Intent{}}
 }
 
 // Apply implements Projection.
@@ -51,38 +103,234 @@ func (t *Transfers) Apply(_ uint64, ev events.Event) {
 		id := events.DepositID(e.Chain, e.TxID, e.Vout)
 		d, ok := t.deposits[id]
 		if !ok {
-			d = &Deposit{ID: id, Amount: e.Amount, Sender: e.Sender, FirstSeen: t.now}
+			d = &Deposit{ID: id}
 			t.deposits[id] = d
 		}
+		if !d.Observed {
+			// new, or spent before this node saw it (Consume): now known
+			d.Amount, d.Sender, d.FirstSeen, d.Observed = e.Amount, e.Sender, t.now, true
+		}
 		d.Confirmations = max(d.Confirmations, e.Confirmations)
+		t.pairs = nil
 	case *events.KVEntryReceived:
-		t.applyKV(&e.Msg)
+		t.applyKV(&e.Msg, false)
 	case *events.MessageSent:
-		if e.Msg.Type == events.TypeKVEntry {
-			t.applyKV(&e.Msg) // our own entries count too
+		if e.Msg.Type == events.TypeKVEntry && e.Msg.From == t.params.NodeID {
+			t.applyKV(&e.Msg, true) // our own entries count too
 		}
 	case *events.TxConfirmed:
+		paid := map[string][]byte{}
+		for _, p := range e.Payouts {
+			paid[p.Deposit] = p.Intent
+		}
 		for _, id := range e.Spends {
-			t.Consume(id)
+			if intent, ok := paid[id]; ok {
+				t.consume(id, t.heldMatching(id, intent))
+			} else {
+				t.Consume(id)
+			}
 		}
 	}
 }
 
-func (t *Transfers) applyKV(m *events.Signed) {
-	var kv events.KVEntry
-	if events.Unmarshal(m.Body, &kv) != nil || kv.Amount == 0 {
-		return
-	}
-	if _, taken := t.intents[kv.Amount]; !taken {
-		t.intents[kv.Amount] = &Intent{Amount: kv.Amount, Intent: kv.Intent, From: m.From}
-	}
+// CheckKV judges a kv message against the store without changing it.
+func (t *Transfers) CheckKV(m *events.Signed) IntentVerdict {
+	v, _ := t.checkKV(m, m.From == t.params.NodeID)
+	return v
 }
 
-// Consume marks a deposit as spent.
-func (t *Transfers) Consume(id string) {
-	if d, ok := t.deposits[id]; ok {
-		d.Consumed = true
+func (t *Transfers) checkKV(m *events.Signed, own bool) (IntentVerdict, *events.KVEntry) {
+	var kv events.KVEntry
+	if events.Unmarshal(m.Body, &kv) != nil || kv.Amount == 0 {
+		return IntentUndecodable, nil
 	}
+	id := events.IntentID(m.Body)
+	if t.held[id] != nil || t.consumed[id] != nil {
+		return IntentKnown, &kv
+	}
+	// Cheap checks first: argon2id is the expensive one.
+	if !own && !t.admitted(m.From) {
+		return IntentNotAdmitted, &kv
+	}
+	if !events.VerifyIntentPoW(t.params, &kv) {
+		return IntentBadPoW, &kv
+	}
+	return IntentAccepted, &kv
+}
+
+// admitted: the peer's stake answer counts now (PROTOCOL.md section 1).
+// Liveness is not required: a peer whose pings are late is still admitted.
+func (t *Transfers) admitted(p events.PeerID) bool {
+	if t.peers == nil {
+		return false
+	}
+	ps, ok := t.peers.Get(p)
+	return ok && t.peers.StakeProblem(ps) == ""
+}
+
+func (t *Transfers) applyKV(m *events.Signed, own bool) {
+	verdict, kv := t.checkKV(m, own)
+	if verdict == IntentAccepted {
+		in := &Intent{ID: events.IntentID(m.Body), Amount: kv.Amount, Intent: kv.Intent, From: m.From, Seen: t.now, Msg: *m}
+		t.held[in.ID] = in
+		t.pairs = nil
+		if t.bound(m.From, in.ID) {
+			verdict = IntentOverBound
+		}
+	}
+	t.verdicts[verdict]++
+}
+
+// bound keeps a peer's IntentsPerPeer held intents with the smallest ids
+// and drops the rest: a rule that gives the same set whatever order the
+// intents arrived in. It reports whether the intent just added was
+// dropped.
+func (t *Transfers) bound(from events.PeerID, added events.Hash) bool {
+	var mine []events.Hash
+	for id, in := range t.held {
+		if in.From == from {
+			mine = append(mine, id)
+		}
+	}
+	if len(mine) <= t.params.IntentsPerPeer {
+		return false
+	}
+	slices.SortFunc(mine, func(a, b events.Hash) int { return bytes.Compare(a[:], b[:]) })
+	dropped := false
+	for _, id := range mine[t.params.IntentsPerPeer:] {
+		delete(t.held, id)
+		dropped = dropped || id == added
+	}
+	return dropped
+}
+
+// pairing says which held intent pays which deposit: per amount, the
+// confirmed unconsumed deposits sorted by id and the held intents sorted
+// by id are paired in order, the k-th deposit with the k-th intent. So
+// one intent pays one deposit, a second deposit of the amount is not paid
+// to the first's intent, and every node with the same deposits and
+// intents pairs alike, whatever order they came in. (Deposit ids, not
+// first-seen times: those differ between nodes by their chain lag.)
+func (t *Transfers) pairing() map[string]*Intent {
+	if t.pairs != nil {
+		return t.pairs
+	}
+	deps := map[uint64][]string{}
+	for _, d := range t.deposits {
+		if !d.Consumed && d.Confirmations >= t.params.Confirmations && d.Observed {
+			deps[d.Amount] = append(deps[d.Amount], d.ID)
+		}
+	}
+	ints := map[uint64][]*Intent{}
+	for _, in := range t.held {
+		if len(deps[in.Amount]) > 0 {
+			ints[in.Amount] = append(ints[in.Amount], in)
+		}
+	}
+	t.pairs = map[string]*Intent{}
+	for amount, list := range ints {
+		ids := deps[amount]
+		slices.Sort(ids)
+		slices.SortFunc(list, func(a, b *Intent) int { return bytes.Compare(a.ID[:], b.ID[:]) })
+		for k := range min(len(ids), len(list)) {
+			t.pairs[ids[k]] = list[k]
+		}
+	}
+	return t.pairs
+}
+
+// Consume marks a deposit as spent, with the intent that pays it here:
+// an intent pays exactly one deposit and is consumed with it. A deposit
+// spent before this node saw it is remembered, so it is never paid later.
+func (t *Transfers) Consume(id string) {
+	in := t.pairing()[id]
+	if alt, ok := t.docPairs[id]; ok && t.held[alt] != nil {
+		// the doc this node built for the round pays it: a signing
+		// session of this node signed that doc, even if an intent with a
+		// smaller id arrived since
+		in = t.held[alt]
+	}
+	t.consume(id, in)
+}
+
+// heldMatching is the held intent a tx paid deposit id to: the one with
+// those bytes and the deposit's amount (the smallest id if several).
+func (t *Transfers) heldMatching(id string, intent []byte) *Intent {
+	d, ok := t.deposits[id]
+	if !ok {
+		return nil
+	}
+	for _, in := range t.Held() {
+		if in.Amount == d.Amount && bytes.Equal(in.Intent, intent) {
+			return in
+		}
+	}
+	return nil
+}
+
+func (t *Transfers) consume(id string, in *Intent) {
+	d, ok := t.deposits[id]
+	if !ok {
+		d = &Deposit{ID: id}
+		t.deposits[id] = d
+	}
+	if d.Consumed {
+		return
+	}
+	if in != nil {
+		delete(t.held, in.ID)
+		in.Paid = id
+		t.consumed[in.ID] = in
+		d.PaidBy = in.ID
+	}
+	d.Consumed = true
+	t.pairs = nil
+}
+
+// Knows reports whether an intent is held or was consumed here: a copy of
+// it changes nothing.
+func (t *Transfers) Knows(id events.Hash) bool { return t.held[id] != nil || t.consumed[id] != nil }
+
+// Held returns the intents in force, sorted by id.
+func (t *Transfers) Held() []*Intent { return sortedIntents(t.held) }
+
+// Consumed returns the intents that paid a deposit, sorted by id.
+func (t *Transfers) Consumed() []*Intent { return sortedIntents(t.consumed) }
+
+// PaidBy returns the intent that pays a deposit now, if any.
+func (t *Transfers) PaidBy(deposit string) (*Intent, bool) {
+	in, ok := t.pairing()[deposit]
+	return in, ok
+}
+
+// Deposits returns every deposit seen, sorted by id.
+func (t *Transfers) Deposits() []*Deposit {
+	out := make([]*Deposit, 0, len(t.deposits))
+	for _, d := range t.deposits {
+		out = append(out, d)
+	}
+	slices.SortFunc(out, func(a, b *Deposit) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}
+
+// IntentVerdicts counts kv messages per verdict.
+func (t *Transfers) IntentVerdicts() map[IntentVerdict]uint64 {
+	out := map[IntentVerdict]uint64{}
+	for v, n := range t.verdicts {
+		if n > 0 {
+			out[IntentVerdict(v)] = n
+		}
+	}
+	return out
+}
+
+func sortedIntents(m map[events.Hash]*Intent) []*Intent {
+	out := make([]*Intent, 0, len(m))
+	for _, in := range m {
+		out = append(out, in)
+	}
+	slices.SortFunc(out, func(a, b *Intent) int { return bytes.Compare(a.ID[:], b.ID[:]) })
+	return out
 }
 
 // Payout pays a deposit's amount out as its swap intent says.
@@ -131,15 +379,13 @@ func (d *TxDoc) M1(peer events.PeerID) events.Hash {
 }
 
 // Valid returns the deposits that are valid transfers or refunds now,
-// sorted by id: confirmed, unspent, and either matched by a swap intent of
-// the exact amount or unmatched for longer than refund_after.
+// sorted by id: confirmed, unspent, and either paired with a held swap
+// intent of the exact amount (pairing) or unpaired for longer than
+// refund_after.
 func (t *Transfers) Valid() []*Deposit {
 	var out []*Deposit
 	for _, d := range t.deposits {
-		if d.Consumed || d.Confirmations < t.params.Confirmations {
-			continue
-		}
-		if _, matched := t.intents[d.Amount]; matched || t.now.Sub(d.FirstSeen) >= t.params.RefundAfter {
+		if t.IsValid(d.ID) {
 			out = append(out, d)
 		}
 	}
@@ -150,10 +396,10 @@ func (t *Transfers) Valid() []*Deposit {
 // IsValid reports whether a deposit id is a valid transfer or refund now.
 func (t *Transfers) IsValid(id string) bool {
 	d, ok := t.deposits[id]
-	if !ok || d.Consumed || d.Confirmations < t.params.Confirmations {
+	if !ok || d.Consumed || d.Confirmations < t.params.Confirmations || !d.Observed {
 		return false
 	}
-	_, matched := t.intents[d.Amount]
+	_, matched := t.pairing()[id]
 	return matched || t.now.Sub(d.FirstSeen) >= t.params.RefundAfter
 }
 
@@ -169,9 +415,11 @@ func (t *Transfers) Doc(r int64, key *events.KeyPublished) (*TxDoc, bool) {
 		doc.Parties = append(doc.Parties, sp.Peer)
 	}
 	doc.Reward = doc.Parties[int(r%int64(len(doc.Parties)))]
+	t.docPairs = map[string]events.Hash{}
 	for _, d := range valid {
 		doc.Inputs = append(doc.Inputs, d.ID)
-		if intent, ok := t.intents[d.Amount]; ok {
+		if intent, ok := t.pairing()[d.ID]; ok {
+			t.docPairs[d.ID] = intent.ID
 			doc.Payouts = append(doc.Payouts, Payout{Deposit: d.ID, Amount: d.Amount, Intent: intent.Intent})
 		} else {
 			doc.Refunds = append(doc.Refunds, Refund{Deposit: d.ID, Amount: d.Amount, To: d.Sender})
@@ -182,20 +430,14 @@ func (t *Transfers) Doc(r int64, key *events.KeyPublished) (*TxDoc, bool) {
 
 type transfersState struct {
 	Deposits []*Deposit `msgpack:"d"`
-	Intents  []*Intent  `msgpack:"i"`
+	Intents  []*Intent  `msgpack:"i"` // held, sorted by id
+	Consumed []*Intent  `msgpack:"c"` // sorted by id
+	Verdicts []uint64   `msgpack:"v"`
 }
 
 // AppendState implements Projection.
 func (t *Transfers) AppendState(dst []byte) []byte {
-	st := transfersState{}
-	for _, d := range t.deposits {
-		st.Deposits = append(st.Deposits, d)
-	}
-	slices.SortFunc(st.Deposits, func(a, b *Deposit) int { return cmp.Compare(a.ID, b.ID) })
-	for _, i := range t.intents {
-		st.Intents = append(st.Intents, i)
-	}
-	slices.SortFunc(st.Intents, func(a, b *Intent) int { return cmp.Compare(a.Amount, b.Amount) })
+	st := transfersState{Deposits: t.Deposits(), Intents: t.Held(), Consumed: t.Consumed(), Verdicts: t.verdicts[:]}
 	out, err := events.Marshal(dst, &st)
 	if err != nil {
 		panic(fmt.Sprintf("encode transfers state: %v", err))

@@ -43,7 +43,7 @@ const (
 
 // Behaviours lists every behaviour.
 var Behaviours = []Behaviour{Equivocate, Forge, Replay, YoungStake, MovedStake, Clone, WrongChecksum, SmallSets, Silent, CorruptShare, TSSSilent, Frame,
-	EquivocateSet, EquivocateChecksum, EquivocateCommit, LateSet, CorruptShareOne, CommitWrong, CommitSilent, Spam}
+	EquivocateSet, EquivocateChecksum, EquivocateCommit, LateSet, CorruptShareOne, CommitWrong, CommitSilent, Spam, IntentSquat}
 
 // Fault gives node Node a behaviour.
 type Fault struct {

@@ -65,6 +65,7 @@ func (c Config) Params() events.Params {
 	p.Network = "sim"
 	p.KeygenUntil = events.TimeOf(c.start().Add(c.KeygenFor))
 	p.RefundAfter = 10 * time.Minute
+	intentParams(&p)
 	return p
 }
 
@@ -151,6 +152,7 @@ type Sim struct {
 	// generation counts the keys the world has published.
 	generation int
 	framed     bool
+	squatting  squatState
 	tss        *tssState
 	signatures int   // real signatures verified under the group key
 	err        error // the first failure inside a node's callback
@@ -371,7 +373,7 @@ func (s *Sim) world() error {
 	s.flood()
 	if s.rng.Float64() < float64(time.Second)/float64(s.cfg.DepositEvery) {
 		s.deposits++
-		amount := uint64(10_000 + 17*s.deposits)
+		amount := worldAmount(s.deposits)
 		dep := &events.DepositObserved{
 			Chain: "sim", TxID: fmt.Sprintf("deposit-%d", s.deposits), Amount: amount,
 			Sender: fmt.Sprintf("sender-%d", s.deposits), Confirmations: s.params.Confirmations,
@@ -379,7 +381,7 @@ func (s *Sim) world() error {
 		// Nine in ten deposits come with a swap intent, gossiped by a node.
 		if s.rng.IntN(10) > 0 {
 			by := s.nodes[s.rng.IntN(len(s.nodes))]
-			if err := by.node.SendIntent(events.KVEntry{Amount: amount, Intent: []byte(fmt.Sprintf("pay %d to dest-%d", amount, s.deposits))}); err != nil {
+			if err := s.sendIntent(by, amount, []byte(fmt.Sprintf("pay %d to dest-%d", amount, s.deposits))); err != nil {
 				return err
 			}
 		}
@@ -388,6 +390,9 @@ func (s *Sim) world() error {
 		}
 	}
 	s.validated.age()
+	if err := s.squat(); err != nil {
+		return err
+	}
 	if err := s.frame(); err != nil {
 		return err
 	}
@@ -411,7 +416,7 @@ func (s *Sim) world() error {
 		s.confirmed[session] = true
 		var outcome events.Event
 		if f.duty.Kind == projections.DutyStartSigning {
-			outcome = &events.TxConfirmed{Chain: "sim", TxID: session.String(), Height: uint64(s.now.Std().Unix()), Confirmations: 1, Spends: s.spends[session]}
+			outcome = &events.TxConfirmed{Chain: "sim", TxID: session.String(), Height: uint64(s.now.Std().Unix()), Confirmations: 1, Spends: s.spends[session], Payouts: s.squatting.payouts[session]}
 		} else {
 			outcome = s.publishKey(f.duty)
 		}
@@ -484,6 +489,7 @@ func (s *Sim) startSession(n *simNode, d projections.Duty) {
 		n.node.View(func(st *projections.State) {
 			if cur := st.Rounds.Current(); cur != nil && s.spends[d.Session] == nil {
 				s.spends[d.Session] = slices.Clone(cur.Transfers)
+				s.notePayouts(d.Session, cur.Doc)
 			}
 		})
 	}

@@ -142,7 +142,7 @@ func (s *Sim) tssFinished(n *simNode, d projections.Duty, fin *events.TSSSession
 			return
 		}
 		s.confirmed[d.Session] = true
-		if err := s.observe(&events.TxConfirmed{Chain: "sim", TxID: d.Session.String(), Height: uint64(s.now.Std().Unix()), Confirmations: 1, Spends: s.spends[d.Session]}); err != nil {
+		if err := s.observe(&events.TxConfirmed{Chain: "sim", TxID: d.Session.String(), Height: uint64(s.now.Std().Unix()), Confirmations: 1, Spends: s.spends[d.Session], Payouts: s.squatting.payouts[d.Session]}); err != nil {
 			s.fail(err)
 		}
 	default:
