@@ -12,7 +12,7 @@ LONG_FUZZTIME ?= 2m
 # Every fuzz target as package:Name.
 FUZZ_TARGETS := ./events:FuzzParseRecord ./events:FuzzDecodeEvent ./events:FuzzMessageBodies ./events:FuzzDecodePing ./tss:FuzzVerifyShare
 
-.PHONY: build test unit fuzz-quick bench lint fuzz devnet fixtures clean
+.PHONY: build test unit fuzz-quick bench lint fuzz soak devnet fixtures clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/metanode
@@ -37,6 +37,11 @@ fuzz:
 		echo "fuzz $$pkg $$name ($(LONG_FUZZTIME))"; \
 		$(GO) test $$pkg -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(LONG_FUZZTIME) || exit 1; \
 	done
+
+# Every simulator scenario over more seeds than make test runs (5).
+SOAK_SEEDS ?= 20
+soak:
+	SOAK_SEEDS=$(SOAK_SEEDS) $(GO) test -count=1 -timeout 3h ./sim/
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchtime=1x ./...

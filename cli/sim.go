@@ -116,6 +116,10 @@ func printSimResult(w io.Writer, res *sim.Result, headline string) {
 	fmt.Fprintln(w, headline)
 	fmt.Fprintf(w, "rounds: %d signed, %d aborted, %d skipped; rounds where two different sets started signing: %d\n",
 		res.Signed, res.Aborted, res.Skipped, res.ConflictingStarts)
+	if res.WithTransfers > 0 {
+		fmt.Fprintf(w, "rounds with transfers (t+1 honest nodes had a doc): %d, signed %d (%.1f%%)\n",
+			res.WithTransfers, res.SignedWithTransfers, 100*float64(res.SignedWithTransfers)/float64(res.WithTransfers))
+	}
 	type blockKey struct {
 		peer   int
 		reason string

@@ -517,8 +517,13 @@ func (n *Node) receive(evs []events.Event, fx *effects) {
 		return
 	}
 	for _, ev := range evs {
-		if e, ok := ev.(*events.TSSMessageReceived); ok {
+		switch e := ev.(type) {
+		case *events.TSSMessageReceived:
 			if err := n.receiveTSS(&e.Msg, fx); err != nil {
+				n.receiveErr = err
+			}
+		case *events.CulpritReportReceived:
+			if err := n.endOnDispute(&e.Msg, fx); err != nil {
 				n.receiveErr = err
 			}
 		}

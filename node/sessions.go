@@ -578,6 +578,33 @@ func (n *Node) finishIfDone(s *session, fx *effects) error {
 	return nil
 }
 
+// endOnDispute ends a keygen or resharing this node runs when another
+// participant reports that the session failed at its end on tss-lib's
+// proof checks: that party has stopped, so waiting for it until the
+// deadline would only name it as silent, blaming a peer that may be the
+// honest victim of a share corrupted towards it alone. The session fails
+// with no culprits; the dispute sits both out of the next attempt
+// (projections/committee.go).
+func (n *Node) endOnDispute(m *events.Signed, fx *effects) error {
+	var r events.CulpritReport
+	if events.Unmarshal(m.Body, &r) != nil || r.Timeout {
+		return nil
+	}
+	s, ok := n.sessions[r.Session]
+	if !ok || s.signing != nil || (!slices.Contains(s.duty.Signers, m.From) && !slices.Contains(s.duty.OldParties, m.From)) {
+		return nil
+	}
+	delete(n.sessions, s.duty.Session)
+	n.ended[s.duty.Session] = &endedSession{until: s.deadline, sent: s.sent}
+	fin := &events.TSSSessionFinished{Session: s.duty.Session, Outcome: events.OutcomeFailed,
+		Error: fmt.Sprintf("ended: participant %s reported a proof failure naming %d peers", m.From.Short(), len(r.Culprits))}
+	if err := n.record(fin); err != nil {
+		return err
+	}
+	fx.finished = append(fx.finished, sessionOutcome{duty: s.duty, fin: fin})
+	return nil
+}
+
 // publishKey seals a new key's data in the share store and builds its
 // public data. A resharing keeps the group key and vault address.
 func (n *Node) publishKey(s *session, made *keygen.LocalPartySaveData) (*events.KeyPublished, error) {

@@ -68,6 +68,11 @@ type Result struct {
 	Signed  int           `json:"rounds_signed"`
 	Aborted int           `json:"rounds_aborted"`
 	Skipped int           `json:"rounds_skipped"`
+	// WithTransfers counts the rounds in which at least t+1 honest nodes
+	// had valid transfers to sign (after the first round, while peer
+	// lists fill); SignedWithTransfers how many of them signed (L1).
+	WithTransfers       int `json:"rounds_with_transfers"`
+	SignedWithTransfers int `json:"rounds_with_transfers_signed"`
 	Rounds  []RoundResult `json:"rounds"`
 	Blocks  []BlockResult `json:"blocks"`
 	// ConflictingStarts counts rounds in which two different threshold
@@ -162,6 +167,15 @@ func (s *Sim) Result() *Result {
 			res.Skipped++
 		}
 		res.Rounds = append(res.Rounds, *r)
+	}
+	for i, r := range res.Rounds {
+		if i == 0 || r.Participants < s.cfg.Threshold+1 {
+			continue
+		}
+		res.WithTransfers++
+		if r.Outcomes[projections.OutcomeSigned] > 0 || r.Outcomes[projections.OutcomeSetSigning] > 0 {
+			res.SignedWithTransfers++
+		}
 	}
 	if s.tss != nil {
 		for _, k := range s.tss.keys {

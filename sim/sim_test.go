@@ -86,7 +86,7 @@ func peerID(t *testing.T, res *sim.Result, i int) events.PeerID {
 }
 
 func TestHonestRunSignsAndReplays(t *testing.T) {
-	res := run(t, sim.Config{})
+	res := run(t, sim.Config{DepositEvery: 20 * time.Second})
 	if res.Signed < 3 || res.Aborted != 0 || len(res.Blocks) != 0 {
 		t.Fatalf("honest run: %d signed, %d aborted, %d blocks", res.Signed, res.Aborted, len(res.Blocks))
 	}

@@ -320,3 +320,37 @@ func TestRealRegroupCulprit(t *testing.T) {
 		t.Fatal("the old shares did not sign after the failed regroup")
 	}
 }
+
+// TestRealKeygenCorruptShareOne: a committee member corrupts only the
+// share it sends one peer, so only that peer's session fails and only it
+// can name the culprit. Nobody else can check the claim: no node blocks
+// anyone for it (S2, checked by run), the victim's report ends the other
+// participants' sessions at once (nobody waits to blame the victim for a
+// timeout), both disputants sit out the next attempt at every node
+// alike, and that attempt succeeds (L2).
+func TestRealKeygenCorruptShareOne(t *testing.T) {
+	const liar, victim = 1, 2
+	res := run(t, sim.Config{Nodes: 7, Committee: 5, Threshold: 2, Duration: 11 * time.Minute, KeygenFor: 11 * time.Minute, TSS: true,
+		Faults: []sim.Fault{{Behaviour: sim.CorruptShareOne, Node: liar}}})
+	failed, succeeded := false, false
+	for _, a := range res.Attempts {
+		switch {
+		case a.Outcome == "failed":
+			failed = true
+		case a.Outcome == "success" && failed:
+			succeeded = true
+		}
+	}
+	if !failed || !succeeded {
+		t.Fatalf("attempts %+v: want a keygen failing on the victim, then one succeeding", res.Attempts)
+	}
+	last := res.Keys[len(res.Keys)-1].Members
+	if slices.Contains(last, liar) || slices.Contains(last, victim) {
+		t.Fatalf("key members %v: the disputants %d and %d sit out the attempt after the dispute", last, liar, victim)
+	}
+	for _, b := range res.Blocks {
+		if b.Peer == liar && b.By != victim {
+			t.Fatalf("node %d blocked node %d on a claim it could not check", b.By, liar)
+		}
+	}
+}
