@@ -34,14 +34,13 @@ func (n *Node) regossipIntents(now events.Time, fx *effects) {
 	if len(held) == 0 {
 		return
 	}
-	if r.cursor >= len(held) {
-		r.cursor = 0
+	// All of them when they fit; otherwise the next intentRegossipMax,
+	// going round the list (sorted by id, so a batch is deterministic).
+	count := min(len(held), intentRegossipMax)
+	for i := range count {
+		fx.publish = append(fx.publish, held[(r.cursor+i)%len(held)].Msg)
 	}
-	end := min(len(held), r.cursor+intentRegossipMax)
-	for _, in := range held[r.cursor:end] {
-		fx.publish = append(fx.publish, in.Msg)
-	}
-	r.cursor = end
+	r.cursor = (r.cursor + count) % len(held)
 }
 
 // knownIntent: a kv message whose intent this node holds or consumed.

@@ -152,3 +152,25 @@ func keygenWithinTwoEpochs(t *testing.T, res *sim.Result) {
 	}
 	t.Fatalf("L2: no keygen succeeded within three attempts: %+v", res.Attempts)
 }
+
+// TestPartitionL3: a partition splits six nodes three and three, so
+// neither side has t+1 = 4; after it heals, rounds sign again within
+// three rounds (L3), nobody honest is blocked (run checks S1, S2), over
+// several seeds.
+func TestPartitionL3(t *testing.T) {
+	heal := 5 * time.Minute
+	cfg := sim.Config{Duration: 10 * time.Minute, DepositEvery: 20 * time.Second,
+		Partitions: []sim.Partition{{From: 2 * time.Minute, Until: heal, Nodes: []int{0, 1, 2}}}}
+	overSeeds(t, cfg, func(t *testing.T, res *sim.Result) {
+		healRound := sim.Start.Add(heal).Unix() / 60
+		for _, r := range res.Rounds {
+			if r.Number <= healRound || r.Number > healRound+3 {
+				continue
+			}
+			if r.Outcomes["signed"] > 0 || r.Outcomes["set signing"] > 0 {
+				return
+			}
+		}
+		t.Fatalf("L3: no round signed within three rounds of the partition healing (round %d): %+v", healRound, res.Rounds)
+	})
+}

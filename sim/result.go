@@ -64,17 +64,17 @@ type AttemptResult struct {
 
 // Result sums up a run.
 type Result struct {
-	Seed    uint64        `json:"seed"`
-	Signed  int           `json:"rounds_signed"`
-	Aborted int           `json:"rounds_aborted"`
-	Skipped int           `json:"rounds_skipped"`
+	Seed    uint64 `json:"seed"`
+	Signed  int    `json:"rounds_signed"`
+	Aborted int    `json:"rounds_aborted"`
+	Skipped int    `json:"rounds_skipped"`
 	// WithTransfers counts the rounds in which at least t+1 honest nodes
 	// had valid transfers to sign (after the first round, while peer
 	// lists fill); SignedWithTransfers how many of them signed (L1).
-	WithTransfers       int `json:"rounds_with_transfers"`
-	SignedWithTransfers int `json:"rounds_with_transfers_signed"`
-	Rounds  []RoundResult `json:"rounds"`
-	Blocks  []BlockResult `json:"blocks"`
+	WithTransfers       int           `json:"rounds_with_transfers"`
+	SignedWithTransfers int           `json:"rounds_with_transfers_signed"`
+	Rounds              []RoundResult `json:"rounds"`
+	Blocks              []BlockResult `json:"blocks"`
 	// ConflictingStarts counts rounds in which two different threshold
 	// sets (session nonces) started signing. It must be zero.
 	ConflictingStarts int `json:"conflicting_starts"`

@@ -157,6 +157,8 @@ func records(t *testing.T, logFile string) [][]byte {
 	return out
 }
 
+// TestByzantine: every untargeted behaviour under realistic timing, over
+// several seeds.
 func TestByzantine(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -252,7 +254,7 @@ func TestByzantine(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.check(t, run(t, sim.Config{Faults: tc.faults}))
+			overSeeds(t, sim.Config{Faults: tc.faults}, tc.check)
 		})
 	}
 }
