@@ -98,6 +98,10 @@ func (p Params) Validate() error {
 	check(p.Network != "", "network name is empty")
 	check(p.CommitteeSize >= 2, "committee size n=%d: need at least 2", p.CommitteeSize)
 	check(p.Threshold >= 1 && p.Threshold < p.CommitteeSize, "threshold t=%d: need 1 <= t < n=%d", p.Threshold, p.CommitteeSize)
+	// Two threshold sets of t+1 must share a member, or two groups with
+	// different views (docs, chain lag) could each start signing in one
+	// round (S1): one honest member in both sends one checksum only.
+	check(2*(p.Threshold+1) > p.CommitteeSize, "threshold t=%d: two sets of t+1 must overlap in a committee of n=%d (need t >= n/2)", p.Threshold, p.CommitteeSize)
 	check(p.PingInterval > 0, "ping interval %v: must be positive", p.PingInterval)
 	check(p.PeerExpiry > p.PingInterval, "peer expiry %v: must exceed the ping interval %v", p.PeerExpiry, p.PingInterval)
 	check(p.MaxClockSkew > 0, "clock skew %v: must be positive", p.MaxClockSkew)

@@ -523,9 +523,7 @@ func (n *Node) receive(evs []events.Event, fx *effects) {
 				n.receiveErr = err
 			}
 		case *events.CulpritReportReceived:
-			if err := n.endOnDispute(&e.Msg, fx); err != nil {
-				n.receiveErr = err
-			}
+			n.noteDispute(&e.Msg)
 		}
 	}
 }

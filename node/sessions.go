@@ -86,6 +86,8 @@ type session struct {
 	sent     []events.Signed
 	progress events.Time
 	resent   events.Time
+	// disputants: participants that reported a proof failure (noteDispute)
+	disputants []events.PeerID
 }
 
 type keyPart struct {
@@ -542,6 +544,10 @@ func (n *Node) finishIfDone(s *session, fx *effects) error {
 	if !done {
 		return nil
 	}
+	if fin.Outcome == events.OutcomeTimeout && len(s.disputants) > 0 {
+		fin.Culprits = slices.DeleteFunc(fin.Culprits, func(p events.PeerID) bool { return slices.Contains(s.disputants, p) })
+		fin.Error += " (participants that reported a proof failure are not named)"
+	}
 	delete(n.sessions, s.duty.Session)
 	n.ended[s.duty.Session] = &endedSession{until: s.deadline, sent: s.sent}
 	evs := []events.Event{fin}
@@ -578,31 +584,25 @@ func (n *Node) finishIfDone(s *session, fx *effects) error {
 	return nil
 }
 
-// endOnDispute ends a keygen or resharing this node runs when another
-// participant reports that the session failed at its end on tss-lib's
-// proof checks: that party has stopped, so waiting for it until the
-// deadline would only name it as silent, blaming a peer that may be the
-// honest victim of a share corrupted towards it alone. The session fails
-// with no culprits; the dispute sits both out of the next attempt
-// (projections/committee.go).
-func (n *Node) endOnDispute(m *events.Signed, fx *effects) error {
+// noteDispute remembers that another participant of a keygen or
+// resharing this node runs reported a proof failure at its end: that
+// party has stopped, so if this session times out, the reporter is not
+// named as silent (it may be the honest victim of a share corrupted
+// towards it alone). The dispute itself sits both out of the next
+// attempt (projections/committee.go). The session runs on: this node's
+// own checks may still name the culprit.
+func (n *Node) noteDispute(m *events.Signed) {
 	var r events.CulpritReport
 	if events.Unmarshal(m.Body, &r) != nil || r.Timeout {
-		return nil
+		return
 	}
 	s, ok := n.sessions[r.Session]
 	if !ok || s.signing != nil || (!slices.Contains(s.duty.Signers, m.From) && !slices.Contains(s.duty.OldParties, m.From)) {
-		return nil
+		return
 	}
-	delete(n.sessions, s.duty.Session)
-	n.ended[s.duty.Session] = &endedSession{until: s.deadline, sent: s.sent}
-	fin := &events.TSSSessionFinished{Session: s.duty.Session, Outcome: events.OutcomeFailed,
-		Error: fmt.Sprintf("ended: participant %s reported a proof failure naming %d peers", m.From.Short(), len(r.Culprits))}
-	if err := n.record(fin); err != nil {
-		return err
+	if !slices.Contains(s.disputants, m.From) {
+		s.disputants = append(s.disputants, m.From)
 	}
-	fx.finished = append(fx.finished, sessionOutcome{duty: s.duty, fin: fin})
-	return nil
 }
 
 // publishKey seals a new key's data in the share store and builds its

@@ -1,6 +1,7 @@
 package projections_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -185,20 +186,86 @@ func TestSigningCulpritIsLocal(t *testing.T) {
 }
 
 // TestTimeoutReports: t+1 participants reporting a keygen timeout on the
-// same peer block it for a timeout (which keygen committees honor, and
-// regroup does not), not as a culprit.
+// same peer block nobody (a peer that never started looks the same as a
+// silent one) but leave it out of the next attempt, at every node alike;
+// a proof-failure report is tallied apart.
 func TestTimeoutReports(t *testing.T) {
 	w, a := newWatcher(t)
 	p := func(i int) events.PeerID { return a.Committee[i] }
 	silent := p(0)
 	w.reportOutcome(p(1), a.Sum, true, silent)
-	w.report(p(2), a.Sum, silent) // a proof failure: tallied apart
-	if w.state.Blocks.Blocked(silent) {
-		t.Fatal("blocked on one timeout report and one culprit report")
-	}
+	w.report(p(2), a.Sum, p(1)) // a proof failure: tallied apart
 	w.reportOutcome(p(2), a.Sum, true, silent)
-	b := w.state.Blocks
-	if !b.BlockedFor(silent, projections.BlockTimeout) || b.BlockedFor(silent, projections.BlockCulprit) || b.HasEvidenceAgainst(silent) {
-		t.Fatal("two timeout reports (t+1) must block for a timeout, and only that")
+	if w.state.Blocks.Blocked(silent) {
+		t.Fatal("blocked on timeout reports")
+	}
+	for i := range 3 {
+		w.apply(&events.KeygenCommitReceived{Msg: w.signed(p(i), events.TypeKeygenCommit, &events.KeygenCommit{Epoch: a.Epoch, Sum: a.Sum})})
+	}
+	w.now = w.now.Add(5 * time.Minute) // the next keygen epoch
+	w.apply(&events.Tick{Time: w.now})
+	h := w.state.Committees.History()
+	next := h[len(h)-1]
+	if cur := w.state.Committees.Current(); cur != nil {
+		next = *cur
+	}
+	// p(2) disputed p(1) (a proof failure nobody confirmed): both sit out
+	// too; p(0) for the t+1 timeout reports.
+	if next.Epoch != a.Epoch+1 || !slices.Equal(next.Excluded, slices.Sorted(slices.Values([]events.PeerID{p(0), p(1), p(2)}))) {
+		t.Fatalf("next attempt %d excludes %v, want the silent peer and the two disputants", next.Epoch, next.Excluded)
+	}
+}
+
+// nextEpoch pings every peer and ticks into the next keygen epoch,
+// returning the attempt it opened (or recorded as skipped).
+func (w *watcher) nextEpoch(seq uint64) projections.Attempt {
+	w.t.Helper()
+	if cur := w.state.Committees.Current(); cur != nil {
+		for _, p := range cur.Participants() { // commits complete: nobody is a faulty committer
+			w.apply(&events.KeygenCommitReceived{Msg: w.signed(p, events.TypeKeygenCommit, &events.KeygenCommit{Epoch: cur.Epoch, Sum: cur.Sum})})
+		}
+	}
+	w.now = w.now.Add(5*time.Minute - 2*time.Second)
+	w.apply(&events.Tick{Time: w.now})
+	for peer := range 3 {
+		body, err := events.Marshal(nil, &events.Ping{PeerID: eventstest.Peer(peer), Seq: seq, Time: w.now, StakeTx: stakeTx(peer)})
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		w.apply(&events.PingReceived{Msg: eventstest.Signed(events.TypePing, peer, body)})
+	}
+	w.now = w.now.Add(2 * time.Second)
+	w.apply(&events.Tick{Time: w.now})
+	if cur := w.state.Committees.Current(); cur != nil {
+		return *cur
+	}
+	h := w.state.Committees.History()
+	return h[len(h)-1]
+}
+
+// TestDisputesEscalate: a proof failure only its reporter saw sits the
+// reporter and the peer it named out of the next attempt; disputants
+// again sit out as many attempts as the recent attempts they disputed
+// in, so a peer that keeps disputing cannot stall keygen every other
+// epoch.
+func TestDisputesEscalate(t *testing.T) {
+	w, a := newWatcher(t)
+	reporter, named := a.Committee[1], a.Committee[2]
+	w.report(reporter, a.Sum, named)
+	disputants := slices.Sorted(slices.Values([]events.PeerID{reporter, named}))
+	excluded := func(at projections.Attempt) bool { return slices.Equal(at.Excluded, disputants) }
+
+	if next := w.nextEpoch(2); !excluded(next) {
+		t.Fatalf("attempt after the dispute excludes %v, want both disputants", next.Excluded)
+	}
+	again := w.nextEpoch(3)
+	if len(again.Excluded) != 0 || again.Sum == (events.Hash{}) {
+		t.Fatalf("two attempts after one dispute: excludes %v, want everyone back", again.Excluded)
+	}
+	w.report(reporter, again.Sum, named) // a second dispute
+	for i, want := range []bool{true, true, false} {
+		if got := excluded(w.nextEpoch(uint64(4 + i))); got != want {
+			t.Fatalf("attempt %d after the second dispute: disputants excluded %t, want %t", i+1, got, want)
+		}
 	}
 }

@@ -73,6 +73,11 @@ type Blocks struct {
 	signing map[events.Hash]bool
 	// equivocations: evidence pairs held, to gossip and to show.
 	equivocations []*Equivocation
+	// peers and keys (folded before): gossiped evidence counts only
+	// against an admitted peer or a committee member, so throwaway keys
+	// cannot fill the block list (nil in unit tests: every sender counts).
+	peers *Peers
+	keys  *Keys
 }
 
 // Apply implements Projection: tss session outcomes name culprits.
@@ -104,8 +109,16 @@ func (b *Blocks) Apply(seq uint64, ev events.Event) {
 		// one byzantine sender could give one honest node a committee of
 		// its own. Committees honor culprits t+1 participants reported
 		// (committee.go), which every node learns alike.
+		signing := b.signing[e.Session]
 		delete(b.signing, e.Session)
 		const local = true
+		if e.Outcome == events.OutcomeTimeout && !signing {
+			// A keygen or resharing party that never sent is no evidence:
+			// it may never have started (its commits completed a moment
+			// later, or not at all). t+1 reports of it leave it out of the
+			// next attempt instead (committee.go); nobody is blocked.
+			return
+		}
 		reason := BlockCulprit
 		if e.Outcome == events.OutcomeTimeout {
 			reason = BlockTimeout

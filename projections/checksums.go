@@ -105,6 +105,34 @@ func (r *Rounds) checkChecksum(c *ChecksumRecord) {
 	}
 }
 
+// onTSSMessage notes that a member of this node's threshold set started
+// the signing session this node expects. Its start proves it held all
+// t+1 matching checksums of this very set; if one of them reached this
+// node too late (a member can time its checksum to straddle the check
+// phase's end), this node joins rather than leave the starters to time
+// out and blame the honest members that did not start.
+func (r *Rounds) onTSSMessage(m *events.Signed) {
+	cur := r.cur
+	if cur == nil || cur.Session != nil || cur.SetStarted || cur.Threshold == nil || !cur.Threshold.Found || !slices.Contains(cur.Threshold.Set, m.From) {
+		return
+	}
+	var msg events.TSSMessage
+	if events.Unmarshal(m.Body, &msg) == nil && msg.Session == cur.Expected {
+		cur.SetStarted = true
+	}
+}
+
+// joinable: this node may still start the signing session after the
+// check phase, because a member of its set started it (onTSSMessage) and
+// nothing it saw contradicts that set; in time to finish.
+func (r *Rounds) joinable() bool {
+	cur := r.cur
+	latest := r.params.CheckPhase + (r.params.SigningDeadline-r.params.CheckPhase)/2
+	liar := slices.ContainsFunc(cur.Outliers, func(p events.PeerID) bool { return slices.Contains(cur.Threshold.Set, p) })
+	return cur.SetStarted && !cur.Mismatch && !liar && r.offset() < events.Time(latest) &&
+		(cur.Outcome == OutcomePending || cur.Incomplete)
+}
+
 // ChecksumsComplete reports whether every threshold set member's
 // checksum has arrived and matches.
 func (r *Rounds) ChecksumsComplete() bool {

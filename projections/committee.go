@@ -215,18 +215,51 @@ func (c *Committees) faultyCommitters() []events.PeerID {
 	return out
 }
 
-// leftOut is the peers the next attempt leaves out: those whose commit
-// failed the attempt just before it. One attempt only: a peer that was
-// merely late is back in the one after.
+// disputeMemory is how many past attempts count when a disputant's sit-
+// out grows.
+const disputeMemory = 16
+
+// leftOut is the peers the next attempt leaves out, by rules every node
+// applies alike from what every node receives:
+//   - participants whose commit failed the last attempt, and those t+1
+//     of its participants reported silent (timeout reports): for one
+//     attempt (a peer that was merely late is back after it);
+//   - disputants (a reporter of a proof failure nobody confirmed, and
+//     the peer it named): for as many attempts as the recent attempts
+//     they were disputants in, so a peer that disputes, or is disputed,
+//     again and again sits out longer each time.
 func (c *Committees) leftOut() []events.PeerID {
 	if len(c.history) == 0 {
 		return nil
 	}
 	last := &c.history[len(c.history)-1]
 	out := slices.Clone(last.LeftOut)
-	for _, d := range last.Disputes {
-		if !c.confirmedCulprit(last, d.Culprit) {
-			out = append(out, d.Reporter, d.Culprit)
+	for _, t := range last.Reported {
+		if t.Timeout && len(t.From) >= c.params.Threshold+1 {
+			out = append(out, t.Culprit)
+		}
+	}
+	count := map[events.PeerID]int{}
+	lastAgo := map[events.PeerID]int{}
+	for k := 0; k < disputeMemory && k < len(c.history); k++ {
+		a := &c.history[len(c.history)-1-k]
+		var involved []events.PeerID
+		for _, d := range a.Disputes {
+			if !c.confirmedCulprit(a, d.Culprit) {
+				involved = append(involved, d.Reporter, d.Culprit)
+			}
+		}
+		slices.Sort(involved)
+		for _, p := range slices.Compact(involved) {
+			count[p]++
+			if _, seen := lastAgo[p]; !seen {
+				lastAgo[p] = k
+			}
+		}
+	}
+	for p, n := range count {
+		if lastAgo[p] < n {
+			out = append(out, p)
 		}
 	}
 	slices.Sort(out)
@@ -387,7 +420,9 @@ func (c *Committees) onCulpritReport(seq uint64, m *events.Signed) {
 		if r.Timeout && a.disputant(culprit) {
 			continue // it stopped on a failure it reported: not silent
 		}
-		if !r.Timeout && !slices.Contains(a.Disputes, Dispute{Reporter: m.From, Culprit: culprit}) {
+		// One dispute per reporter and attempt: a liar cannot sit the
+		// whole committee out with one report.
+		if !r.Timeout && !a.disputant(m.From) {
 			a.Disputes = append(a.Disputes, Dispute{Reporter: m.From, Culprit: culprit})
 		}
 		i := slices.IndexFunc(a.Reported, func(t CulpritTally) bool { return t.Culprit == culprit && t.Timeout == r.Timeout })
@@ -401,9 +436,12 @@ func (c *Committees) onCulpritReport(seq uint64, m *events.Signed) {
 		}
 		tally.From = append(tally.From, m.From)
 		tally.Seqs = append(tally.Seqs, seq)
+		// t+1 reports of silence leave the peer out of the next attempt
+		// (leftOut) but block nobody: a participant that never started
+		// (a commit that reached it a moment too late) looks the same.
 		reason := BlockCulprit
 		if r.Timeout {
-			reason = BlockTimeout
+			continue
 		}
 		if len(tally.From) == c.params.Threshold+1 && !c.blocks.sharedBlockFor(culprit, reason) {
 			c.blocks.Add(Block{Peer: culprit, Reason: reason, Evidence: slices.Clone(tally.Seqs), Round: a.Epoch,

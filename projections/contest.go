@@ -45,7 +45,9 @@ func (r *Rounds) closeForContest() {
 	cur := r.cur
 	closed := &ClosedRound{Number: cur.Number}
 	for _, c := range cur.Checksums {
-		if !slices.Contains(cur.Outliers, c.From) {
+		// Only a member of the key could be in a threshold set: anyone
+		// else's checksum names nothing.
+		if !slices.Contains(cur.Outliers, c.From) && r.keys.IsMember(c.From) {
 			closed.Checksums = append(closed.Checksums, c)
 		}
 	}
@@ -56,7 +58,7 @@ func (r *Rounds) closeForContest() {
 // contest.
 func (r *Rounds) lateChecksum(seq uint64, m *events.Signed) {
 	var c events.Checksum
-	if r.closed == nil || events.Unmarshal(m.Body, &c) != nil || c.Round != r.closed.Number {
+	if r.closed == nil || events.Unmarshal(m.Body, &c) != nil || c.Round != r.closed.Number || !r.keys.IsMember(m.From) {
 		return
 	}
 	if slices.ContainsFunc(r.closed.Checksums, func(x *ChecksumRecord) bool { return x.From == m.From }) {

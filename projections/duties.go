@@ -104,7 +104,8 @@ func (r *Rounds) duties() []Duty {
 			Round: cur.Number, Sum: cur.Expected, M0: th.M0, Set: slices.Clone(th.Set),
 		}})
 	}
-	if inSet && !cur.Cooldown && cur.Outcome == OutcomePending && cur.Session == nil && r.ChecksumsComplete() && offset < events.Time(r.params.CheckPhase) {
+	onTime := cur.Outcome == OutcomePending && r.ChecksumsComplete() && offset < events.Time(r.params.CheckPhase)
+	if inSet && !cur.Cooldown && cur.Session == nil && (onTime || r.joinable()) {
 		duties = append(duties, Duty{
 			Kind: DutyStartSigning, Session: cur.Expected, Round: cur.Number, Signers: slices.Clone(th.Set), M0: th.M0,
 		})

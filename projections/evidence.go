@@ -129,6 +129,11 @@ func (b *Blocks) onEvidence(seq uint64, m *events.Signed) {
 	if err != nil {
 		return // kept in the log: an invalid claim is the claimer's own record
 	}
+	if b.peers != nil && !b.peers.Admitted(ev.A.From) && !b.keys.IsMember(ev.A.From) {
+		// Anyone can sign two messages with a fresh key: only a peer that
+		// could have taken part is worth a block.
+		return
+	}
 	b.addEquivocation(&Equivocation{Peer: ev.A.From, Type: ev.A.Type, Round: round, A: ev.A, B: ev.B, Sent: true}, []uint64{seq},
 		fmt.Sprintf("two different %s messages for one round, gossiped by %s", ev.A.Type, m.From.Short()))
 }

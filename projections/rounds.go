@@ -76,6 +76,11 @@ type Round struct {
 	// Mismatch: a member of this node's set checksummed another set; the
 	// node still sends its own checksum, so the split shows (contest.go).
 	Mismatch bool `msgpack:"mm"`
+	// Incomplete: the check phase ended with checksums missing here.
+	// SetStarted: a member of this node's set started the very session
+	// this node expects, so it had every checksum (checksums.go, joinable).
+	Incomplete bool `msgpack:"ic"`
+	SetStarted bool `msgpack:"js"`
 
 	SigningPeers []events.PeerID `msgpack:"sp"` // listed peers seen pinging Signing, sorted
 	Cooldown     bool            `msgpack:"cd"`
@@ -157,6 +162,8 @@ func (r *Rounds) Apply(seq uint64, ev events.Event) {
 		r.receive(seq, &e.Msg)
 	case *events.PingReceived:
 		r.onPing(&e.Msg)
+	case *events.TSSMessageReceived:
+		r.onTSSMessage(&e.Msg)
 	case *events.MessageSent:
 		r.onSent(seq, &e.Msg)
 	case *events.TSSSessionStarted:
@@ -211,6 +218,7 @@ func (r *Rounds) tick(now events.Time) {
 			cur.Outcome, cur.Reason = OutcomeAborted, "checksums matched but the signing session did not start"
 		default:
 			cur.Outcome, cur.Reason = OutcomeAborted, "checksums incomplete at the end of the check phase"
+			cur.Incomplete = true
 		}
 	}
 }

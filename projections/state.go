@@ -18,8 +18,9 @@ type State struct {
 
 // NewState returns the state of an empty log.
 func NewState() *State {
-	keys, blocks := &Keys{}, &Blocks{}
+	keys := &Keys{}
 	peers := NewPeers(keys)
+	blocks := &Blocks{peers: peers, keys: keys}
 	transfers := NewTransfers(peers)
 	committees := NewCommittees(keys, peers, blocks)
 	return &State{

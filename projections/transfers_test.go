@@ -26,7 +26,7 @@ const kvBound = 3
 
 func newKVNode(t *testing.T) *kvNode {
 	t.Helper()
-	p := events.DefaultParams(4, 1)
+	p := events.DefaultParams(4, 2)
 	p.Network, p.NodeID = "test", eventstest.Peer(0)
 	p.IntentPoWTime, p.IntentPoWMemoryKiB, p.IntentPoWBits, p.IntentsPerPeer = 1, 64, 4, kvBound
 	if err := p.Validate(); err != nil {

@@ -21,6 +21,20 @@ import (
 // message first sent to the other half.
 const relayDelay = 1500 * time.Millisecond
 
+// straddle times m to land half a second before each even node's own
+// clock reaches the round's cut-off, and half a second after at the odd
+// ones.
+func (s *Sim) straddle(m events.Signed, round int64, cutoff time.Duration) []wire {
+	at := events.Time(round*int64(s.params.SigningEpoch)) + events.Time(cutoff)
+	return []wire{{msg: m, at: func(to *simNode) events.Time {
+		local := at.Add(-500 * time.Millisecond)
+		if odd(to) {
+			local = at.Add(500 * time.Millisecond)
+		}
+		return s.clocks[to.index].global(local)
+	}}}
+}
+
 // even splits the nodes in two halves.
 func even(n *simNode) bool { return n.index%2 == 0 }
 func odd(n *simNode) bool  { return n.index%2 == 1 }
@@ -88,16 +102,13 @@ func (s *Sim) targeted(n *simNode, m events.Signed) ([]wire, bool) {
 		if events.Unmarshal(m.Body, &set) != nil {
 			return nil, false
 		}
-		// Half the nodes get it half a second before their own clock cuts
-		// the signing sets off, the other half half a second after.
-		cutoff := events.Time(set.Round*int64(s.params.SigningEpoch)) + events.Time(s.params.SigningSetPhase)
-		return []wire{{msg: m, at: func(to *simNode) events.Time {
-			local := cutoff.Add(-500 * time.Millisecond)
-			if odd(to) {
-				local = cutoff.Add(500 * time.Millisecond)
-			}
-			return s.clocks[to.index].global(local)
-		}}}, true
+		return s.straddle(m, set.Round, s.params.SigningSetPhase), true
+	case m.Type == events.TypeChecksum && n.has(LateChecksum):
+		var c events.Checksum
+		if events.Unmarshal(m.Body, &c) != nil {
+			return nil, false
+		}
+		return s.straddle(m, c.Round, s.params.CheckPhase), true
 	case m.Type == events.TypeTSS && n.has(CorruptShareOne):
 		// Only what it sends one peer, the next node, is corrupted: only
 		// that peer's session fails, and only it sees a culprit.

@@ -37,13 +37,14 @@ const (
 	CorruptShareOne    Behaviour = "corrupt-share-one"   // with --tss: corrupts only what it sends one peer
 	CommitWrong        Behaviour = "commit-wrong"        // commits to a wrong sum
 	CommitSilent       Behaviour = "commit-silent"       // never commits
+	LateChecksum       Behaviour = "late-checksum"       // its checksum lands just before the check phase ends at half the nodes, just after at the rest
 	// Spam: the node also floods every topic from unstaked identities (spam.go).
 	Spam Behaviour = "spam"
 )
 
 // Behaviours lists every behaviour.
 var Behaviours = []Behaviour{Equivocate, Forge, Replay, YoungStake, MovedStake, Clone, WrongChecksum, SmallSets, Silent, CorruptShare, TSSSilent, Frame,
-	EquivocateSet, EquivocateChecksum, EquivocateCommit, LateSet, CorruptShareOne, CommitWrong, CommitSilent, Spam, IntentSquat}
+	EquivocateSet, EquivocateChecksum, EquivocateCommit, LateSet, CorruptShareOne, CommitWrong, CommitSilent, LateChecksum, Spam, IntentSquat}
 
 // Fault gives node Node a behaviour.
 type Fault struct {
