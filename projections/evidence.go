@@ -34,24 +34,10 @@ const maxEquivocations = 256
 // do not decode.
 func equivocationKey(params events.Params, m *events.Signed) (round int64, start events.Time, ok bool) {
 	switch m.Type {
-	case events.TypeProposal:
-		var p events.Proposal
-		if events.Unmarshal(m.Body, &p) != nil {
+	case events.TypeProposal, events.TypeSigningSet, events.TypeChecksum:
+		if round, ok = messageRound(m); !ok {
 			return 0, 0, false
 		}
-		round = p.Round
-	case events.TypeSigningSet:
-		var s events.SigningSet
-		if events.Unmarshal(m.Body, &s) != nil {
-			return 0, 0, false
-		}
-		round = s.Round
-	case events.TypeChecksum:
-		var c events.Checksum
-		if events.Unmarshal(m.Body, &c) != nil {
-			return 0, 0, false
-		}
-		round = c.Round
 	case events.TypeKeygenCommit:
 		var k events.KeygenCommit
 		if events.Unmarshal(m.Body, &k) != nil {

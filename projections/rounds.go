@@ -121,7 +121,7 @@ type Rounds struct {
 
 	cur      *Round
 	history  []RoundSummary
-	sessions map[events.Hash][]string // signing session -> transfers it spends
+	sessions map[events.Hash]*TxDoc // signing session -> the doc it signs
 	// early: messages for the next round (round_intake.go); contested:
 	// peers ranked last for a while (contest.go).
 	early     []EarlyMessage
@@ -136,7 +136,7 @@ const maxHistory = 1440
 // NewRounds returns the rounds projection over the given projections,
 // which must be folded before it.
 func NewRounds(keys *Keys, peers *Peers, blocks *Blocks, transfers *Transfers, committees *Committees) *Rounds {
-	return &Rounds{keys: keys, peers: peers, blocks: blocks, transfers: transfers, committees: committees, sessions: map[events.Hash][]string{}}
+	return &Rounds{keys: keys, peers: peers, blocks: blocks, transfers: transfers, committees: committees, sessions: map[events.Hash]*TxDoc{}}
 }
 
 // Current returns the current round (nil before the first tick).
@@ -171,18 +171,16 @@ func (r *Rounds) Apply(seq uint64, ev events.Event) {
 			nonce := e.Session
 			r.cur.Session = &nonce
 			r.cur.Outcome = OutcomeSigning
-			r.sessions[nonce] = slices.Clone(r.cur.Transfers)
+			r.sessions[nonce] = r.cur.Doc
 		}
 	case *events.TSSSessionFinished:
-		spends, ok := r.sessions[e.Session]
+		doc, ok := r.sessions[e.Session]
 		if !ok {
 			return
 		}
 		delete(r.sessions, e.Session)
-		if e.Outcome == events.OutcomeSuccess {
-			for _, id := range spends {
-				r.transfers.Consume(id)
-			}
+		if e.Outcome == events.OutcomeSuccess && doc != nil {
+			r.transfers.ConsumeSigned(doc)
 		}
 		if r.cur != nil && r.cur.Session != nil && *r.cur.Session == e.Session {
 			if e.Outcome == events.OutcomeSuccess {
@@ -323,7 +321,7 @@ func (r *Rounds) onSent(seq uint64, m *events.Signed) {
 
 type sessionSpends struct {
 	Session events.Hash `msgpack:"n"`
-	Spends  []string    `msgpack:"s"`
+	Doc     *TxDoc      `msgpack:"d"`
 }
 
 type roundsState struct {

@@ -80,9 +80,6 @@ type Transfers struct {
 	// pairs caches which held intent pays which deposit (nil: recompute).
 	// Derived from the fields above only, so it never differs on replay.
 	pairs map[string]*Intent
-	// docPairs: deposit -> intent of the last doc built (Doc), which is
-	// what this node's signing session signs.
-	docPairs map[string]events.Hash
 }
 
 // NewTransfers returns an empty transfers projection. It reads peers (which
@@ -123,12 +120,15 @@ func (t *Transfers) Apply(_ uint64, ev events.Event) {
 		for _, p := range e.Payouts {
 			paid[p.Deposit] = p.Intent
 		}
+		// A spent deposit the tx does not pay out was a refund (or the
+		// chain did not say): it consumes no intent, whatever this node
+		// would pair with it now.
 		for _, id := range e.Spends {
+			var in *Intent
 			if intent, ok := paid[id]; ok {
-				t.consume(id, t.heldMatching(id, intent))
-			} else {
-				t.Consume(id)
+				in = t.heldMatching(id, intent)
 			}
+			t.consume(id, in)
 		}
 	}
 }
@@ -239,18 +239,20 @@ func (t *Transfers) pairing() map[string]*Intent {
 	return t.pairs
 }
 
-// Consume marks a deposit as spent, with the intent that pays it here:
-// an intent pays exactly one deposit and is consumed with it. A deposit
-// spent before this node saw it is remembered, so it is never paid later.
-func (t *Transfers) Consume(id string) {
-	in := t.pairing()[id]
-	if alt, ok := t.docPairs[id]; ok && t.held[alt] != nil {
-		// the doc this node built for the round pays it: a signing
-		// session of this node signed that doc, even if an intent with a
-		// smaller id arrived since
-		in = t.held[alt]
+// ConsumeSigned consumes what a doc this node signed spends: each payout
+// with the intent it pays, each refund with none.
+func (t *Transfers) ConsumeSigned(doc *TxDoc) {
+	paid := map[string][]byte{}
+	for _, p := range doc.Payouts {
+		paid[p.Deposit] = p.Intent
 	}
-	t.consume(id, in)
+	for _, id := range doc.Inputs {
+		var in *Intent
+		if intent, ok := paid[id]; ok {
+			in = t.heldMatching(id, intent)
+		}
+		t.consume(id, in)
+	}
 }
 
 // heldMatching is the held intent a tx paid deposit id to: the one with
@@ -415,11 +417,9 @@ func (t *Transfers) Doc(r int64, key *events.KeyPublished) (*TxDoc, bool) {
 		doc.Parties = append(doc.Parties, sp.Peer)
 	}
 	doc.Reward = doc.Parties[int(r%int64(len(doc.Parties)))]
-	t.docPairs = map[string]events.Hash{}
 	for _, d := range valid {
 		doc.Inputs = append(doc.Inputs, d.ID)
 		if intent, ok := t.pairing()[d.ID]; ok {
-			t.docPairs[d.ID] = intent.ID
 			doc.Payouts = append(doc.Payouts, Payout{Deposit: d.ID, Amount: d.Amount, Intent: intent.Intent})
 		} else {
 			doc.Refunds = append(doc.Refunds, Refund{Deposit: d.ID, Amount: d.Amount, To: d.Sender})

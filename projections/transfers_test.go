@@ -399,3 +399,29 @@ func TestTransfersStateDeterministic(t *testing.T) {
 		t.Fatal("transfers state differs between two folds of the same events")
 	}
 }
+
+// TestRefundConsumesNoIntent: a deposit the tx refunded (it had no
+// intent when the doc was signed) consumes no intent, even if an intent
+// of its amount arrived here since: the intent stays for the deposit it
+// will pay, at every node alike (whether it learnt of the tx from the
+// chain or signed it itself).
+func TestRefundConsumesNoIntent(t *testing.T) {
+	for _, ownSession := range []bool{false, true} {
+		n := newKVNode(t)
+		n.admit(1)
+		dep := n.deposit("refunded", 5000)
+		doc := &projections.TxDoc{Inputs: []string{dep}, Refunds: []projections.Refund{{Deposit: dep, Amount: 5000}}}
+		n.receive(n.entry(1, 5000, "late intent", true))
+		if got := n.held(); len(got) != 1 {
+			t.Fatalf("held %v", got)
+		}
+		if ownSession {
+			n.st.Transfers.ConsumeSigned(doc)
+		} else {
+			n.apply(&events.TxConfirmed{Chain: "btc", TxID: "refund-tx", Confirmations: 1, Spends: []string{dep}})
+		}
+		if got := n.held(); len(got) != 1 || len(n.st.Transfers.Consumed()) != 0 {
+			t.Fatalf("own session %t: after the refund, held %v, consumed %d; want the intent still held", ownSession, got, len(n.st.Transfers.Consumed()))
+		}
+	}
+}
