@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/metanode/metanode/events"
 )
@@ -42,6 +43,35 @@ type Attempt struct {
 	// Disputes: participants that reported a proof failure, and whom
 	// they named (a claim only t+1 reports confirm).
 	Disputes []Dispute `msgpack:"ds"`
+	// SetStarted: a participant started the very session this node
+	// expects (its tss message says so), so it held every commit.
+	SetStarted bool `msgpack:"js"`
+}
+
+// The commit phase ends half a keygen epoch after the attempt opens: a
+// session starts on complete commits only until then. A participant
+// whose commits were still incomplete (one reached it a moment late: a
+// participant can time its commit to straddle the end) joins the session
+// when it sees another participant start exactly the session it expects,
+// until joinGrace later; only then is the attempt skipped. Otherwise the
+// starters would wait for honest participants that never started.
+func (c *Committees) commitEnd(a *Attempt) events.Time {
+	return a.Start.Add(c.params.KeygenEpoch / 2)
+}
+
+func (c *Committees) joinGrace() time.Duration { return c.params.MaxClockSkew }
+
+// onTSSMessage notes a participant's tss message of the session this
+// node expects for the current attempt.
+func (c *Committees) onTSSMessage(m *events.Signed) {
+	a := c.cur
+	if a == nil || a.Session != nil || a.SetStarted || !slices.Contains(a.Participants(), m.From) {
+		return
+	}
+	var msg events.TSSMessage
+	if events.Unmarshal(m.Body, &msg) == nil && msg.Session == a.Sum {
+		a.SetStarted = true
+	}
 }
 
 // Dispute is one participant's claim that another sent it a message that
@@ -139,6 +169,8 @@ func (c *Committees) Apply(seq uint64, ev events.Event) {
 		c.tick(e.Time)
 	case *events.KeygenCommitReceived:
 		c.onCommit(seq, &e.Msg)
+	case *events.TSSMessageReceived:
+		c.onTSSMessage(&e.Msg)
 	case *events.KeyAnnouncementReceived:
 		c.onAnnouncement(seq, &e.Msg)
 	case *events.CulpritReportReceived:
@@ -176,7 +208,7 @@ func (c *Committees) tick(now events.Time) {
 	if c.params.KeygenEpoch <= 0 || c.params.RegroupInterval <= 0 {
 		return
 	}
-	if c.cur != nil && c.cur.Session == nil && now.Sub(c.cur.Start) >= c.params.KeygenEpoch/2 {
+	if c.cur != nil && c.cur.Session == nil && now >= c.commitEnd(c.cur).Add(c.joinGrace()) {
 		c.cur.Outcome, c.cur.Reason = "skipped", "commits incomplete or mismatched"
 		c.cur.LeftOut = c.faultyCommitters()
 		c.finish()
@@ -575,7 +607,8 @@ func (c *Committees) duties() []Duty {
 	if !a.SentCommit {
 		duties = append(duties, Duty{Kind: DutySendKeygenCommit, KeygenCommit: events.KeygenCommit{Epoch: a.Epoch, Regroup: a.Regroup, Sum: a.Sum}})
 	}
-	if a.Session == nil && c.commitsComplete() {
+	onTime := c.commitsComplete() && c.now < c.commitEnd(a)
+	if a.Session == nil && (onTime || a.SetStarted) {
 		d := Duty{Kind: DutyStartKeygen, Session: a.Sum, Round: a.Epoch, Signers: slices.Clone(a.Committee)}
 		if a.Regroup {
 			d.Kind, d.OldParties = DutyStartResharing, slices.Clone(a.Old)

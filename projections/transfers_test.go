@@ -162,8 +162,16 @@ func TestIntentCountsOnlyWithPoWFromAdmitted(t *testing.T) {
 // the first is spent" pays it twice; pair every deposit of an amount
 // with its smallest intent, and "two deposits one intent" pays it twice.)
 func TestIntentPaysOneDeposit(t *testing.T) {
+	// spend confirms a tx that pays each deposit to the intent paired
+	// with it now, as the doc of a round would.
 	spend := func(n *kvNode, ids ...string) {
-		n.apply(&events.TxConfirmed{Chain: "btc", TxID: "payout", Confirmations: 1, Spends: ids})
+		tx := &events.TxConfirmed{Chain: "btc", TxID: "payout", Confirmations: 1, Spends: ids}
+		for _, id := range ids {
+			if in, ok := n.st.Transfers.PaidBy(id); ok {
+				tx.Payouts = append(tx.Payouts, events.TxPayout{Deposit: id, Intent: in.Intent})
+			}
+		}
+		n.apply(tx)
 	}
 	cases := []struct {
 		name string

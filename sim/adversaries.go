@@ -109,6 +109,27 @@ func (s *Sim) targeted(n *simNode, m events.Signed) ([]wire, bool) {
 			return nil, false
 		}
 		return s.straddle(m, c.Round, s.params.CheckPhase), true
+	case m.Type == events.TypeKeygenCommit && n.has(LateCommit):
+		var k events.KeygenCommit
+		if events.Unmarshal(m.Body, &k) != nil {
+			return nil, false
+		}
+		period := s.params.KeygenEpoch
+		if k.Regroup {
+			period = s.params.RegroupInterval
+		}
+		// Each node opens the attempt at its first tick after the
+		// boundary (its tick phase), and ends the commit phase half a
+		// keygen epoch later.
+		boundary := events.Time(k.Epoch * int64(period))
+		return []wire{{msg: m, at: func(to *simNode) events.Time {
+			end := boundary.Add(s.clocks[to.index].phase + s.params.KeygenEpoch/2)
+			local := end.Add(-500 * time.Millisecond)
+			if odd(to) {
+				local = end.Add(500 * time.Millisecond)
+			}
+			return s.clocks[to.index].global(local)
+		}}}, true
 	case m.Type == events.TypeTSS && n.has(CorruptShareOne):
 		// Only what it sends one peer, the next node, is corrupted: only
 		// that peer's session fails, and only it sees a culprit.

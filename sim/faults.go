@@ -25,7 +25,7 @@ const (
 	// With real tss (--tss):
 	CorruptShare Behaviour = "corrupt-share" // corrupts every point-to-point tss message it sends
 	TSSSilent    Behaviour = "tss-silent"    // takes part in everything but sends no tss message
-	// Frame: the node's own log blames node N-1 for a tss timeout it never
+	// Frame: the node's own log blames node N-1 for a tss failure it never
 	// caused (a local block, unverifiable by others), 8 minutes in.
 	Frame Behaviour = "frame"
 	// Targeted (adversaries.go): different messages to different nodes,
@@ -38,13 +38,14 @@ const (
 	CommitWrong        Behaviour = "commit-wrong"        // commits to a wrong sum
 	CommitSilent       Behaviour = "commit-silent"       // never commits
 	LateChecksum       Behaviour = "late-checksum"       // its checksum lands just before the check phase ends at half the nodes, just after at the rest
+	LateCommit         Behaviour = "late-commit"         // its keygen/regroup commit lands just before the commit phase ends at half the nodes, just after at the rest
 	// Spam: the node also floods every topic from unstaked identities (spam.go).
 	Spam Behaviour = "spam"
 )
 
 // Behaviours lists every behaviour.
 var Behaviours = []Behaviour{Equivocate, Forge, Replay, YoungStake, MovedStake, Clone, WrongChecksum, SmallSets, Silent, CorruptShare, TSSSilent, Frame,
-	EquivocateSet, EquivocateChecksum, EquivocateCommit, LateSet, CorruptShareOne, CommitWrong, CommitSilent, LateChecksum, Spam, IntentSquat}
+	EquivocateSet, EquivocateChecksum, EquivocateCommit, LateSet, CorruptShareOne, CommitWrong, CommitSilent, LateChecksum, LateCommit, Spam, IntentSquat}
 
 // Fault gives node Node a behaviour.
 type Fault struct {

@@ -456,8 +456,9 @@ func (s *Sim) publishKey(d projections.Duty) *events.KeyPublished {
 	return key
 }
 
-// frame makes every framing node's own log blame node N-1 for a tss
-// timeout, 8 minutes into the run: a local block nobody else can verify.
+// frame makes every framing node's own log blame node N-1 as the culprit
+// of a tss session, 8 minutes into the run: a local block nobody else
+// can verify.
 func (s *Sim) frame() error {
 	if s.framed || s.now.Sub(events.TimeOf(s.cfg.start())) < 8*time.Minute {
 		return nil
@@ -466,8 +467,8 @@ func (s *Sim) frame() error {
 	target := s.nodes[len(s.nodes)-1].id
 	for _, n := range s.nodes {
 		if n.has(Frame) {
-			fake := &events.TSSSessionFinished{Session: sha512.Sum512_256([]byte("framed")), Outcome: events.OutcomeTimeout,
-				Culprits: []events.PeerID{target}, Error: "waiting for the framed peer"}
+			fake := &events.TSSSessionFinished{Session: sha512.Sum512_256([]byte("framed")), Outcome: events.OutcomeFailed,
+				Culprits: []events.PeerID{target}, Error: "a proof failure only the framer's own log claims"}
 			if err := n.node.Record(fake); err != nil {
 				return err
 			}

@@ -369,7 +369,7 @@ func TestKeygenThenRegroup(t *testing.T) {
 }
 
 // TestRegroupIgnoresLocalBlocks: two colluders block node 5 locally (a
-// tss timeout only their own logs claim). Regroup honors only evidence
+// tss culprit only their own logs claim). Regroup honors only evidence
 // every node can verify, so node 5 still enters the new committee, in
 // the colluders' view as in everyone's, and the regroup succeeds.
 func TestRegroupIgnoresLocalBlocks(t *testing.T) {
@@ -391,7 +391,7 @@ func TestRegroupIgnoresLocalBlocks(t *testing.T) {
 		state, _ := foldNode(t, res, i)
 		framed := false
 		for _, b := range state.Blocks.Culprits() {
-			if b.Peer == target && b.Reason == projections.BlockTimeout && b.Until > regroup.Start {
+			if b.Peer == target && b.Reason == projections.BlockCulprit && b.Until > regroup.Start {
 				framed = true
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -373,4 +374,24 @@ func TestRealLateChecksum(t *testing.T) {
 		t.Fatalf("%d of %d rounds with transfers signed, %d signatures", res.SignedWithTransfers, res.WithTransfers, res.Signatures)
 	}
 	live(t, res, 2)
+}
+
+// TestRealLateCommit: a committee member times its keygen commit to land
+// just before the commit phase ends at half the nodes and just after at
+// the rest. Those that had it start keygen; the others see the session
+// they expect start and join it, so the attempt succeeds at once instead
+// of the starters waiting for honest members that never started (L2).
+func TestRealLateCommit(t *testing.T) {
+	res := run(t, sim.Config{Nodes: 6, Committee: 5, Threshold: 2, Duration: 11 * time.Minute, KeygenFor: 11 * time.Minute, TSS: true,
+		Faults: []sim.Fault{{Behaviour: sim.LateCommit, Node: 1}}})
+	for _, a := range res.Attempts {
+		if a.Outcome == "skipped" && strings.Contains(a.Reason, "peers listed") {
+			continue // the peer lists were still filling
+		}
+		if a.Outcome != "success" {
+			t.Fatalf("the first attempt with a full committee: %+v, want success", a)
+		}
+		return
+	}
+	t.Fatalf("no keygen attempt: %+v", res.Attempts)
 }
