@@ -49,6 +49,12 @@ type Params struct {
 	// IntentsPerPeer bounds a peer's unconsumed intents, so one peer
 	// cannot squat on every amount.
 	IntentsPerPeer int `msgpack:"ik"`
+	// ChainSettle: a deposit enters round r's doc only if the chain
+	// confirmed it at least this long before the round starts, so every
+	// node, whatever its chain view's lag, has seen it by then and builds
+	// the same doc. At least the chain adapters' polling lag plus the
+	// clock skew between nodes.
+	ChainSettle time.Duration `msgpack:"cs"`
 }
 
 // DefaultParams are PROTOCOL.md's defaults for a committee of n with
@@ -84,6 +90,7 @@ func DefaultParams(n, t int) Params {
 		IntentPoWMemoryKiB: 16 << 10,
 		IntentPoWBits:      8,
 		IntentsPerPeer:     64,
+		ChainSettle:        30 * time.Second,
 	}
 }
 
@@ -117,5 +124,6 @@ func (p Params) Validate() error {
 	check(p.IntentPoWMemoryKiB >= 8, "intent pow memory %d KiB: need at least 8", p.IntentPoWMemoryKiB)
 	check(p.IntentPoWBits <= 32, "intent pow bits %d: at most 32", p.IntentPoWBits)
 	check(p.IntentsPerPeer >= 1, "intents per peer %d: need at least 1", p.IntentsPerPeer)
+	check(p.ChainSettle >= 0 && p.ChainSettle < p.SigningEpoch*10, "chain settle %v: must be between 0 and ten signing epochs", p.ChainSettle)
 	return first
 }

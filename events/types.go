@@ -96,6 +96,10 @@ type DepositObserved struct {
 	Sender        string `msgpack:"s"`
 	Confirmations uint32 `msgpack:"c"`
 	SeenAt        Time   `msgpack:"t"`
+	// ConfirmedAt is the chain's time of the block that gave the deposit
+	// its required confirmations (zero: not said; the node's own first
+	// sight stands in). Every node's adapter reports the same.
+	ConfirmedAt Time `msgpack:"ca"`
 }
 
 // TxConfirmed is a transaction of ours (a signed payout) confirmed on a chain.

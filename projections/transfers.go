@@ -16,8 +16,9 @@ type Deposit struct {
 	Amount        uint64      `msgpack:"a"`
 	Sender        string      `msgpack:"s"`
 	Confirmations uint32      `msgpack:"c"`
-	FirstSeen     events.Time `msgpack:"t"` // tick time it was first observed
-	Consumed      bool        `msgpack:"x"` // spent by a confirmed or signed tx
+	FirstSeen     events.Time `msgpack:"t"`  // tick time it was first observed
+	ConfirmedAt   events.Time `msgpack:"ca"` // the chain's confirmation time, if known
+	Consumed      bool        `msgpack:"x"`  // spent by a confirmed or signed tx
 	// PaidBy is the intent consumed with it (zero: none, a refund or
 	// spent before this node paired it).
 	PaidBy events.Hash `msgpack:"pb"`
@@ -95,6 +96,9 @@ func (t *Transfers) Apply(_ uint64, ev events.Event) {
 	case *events.Genesis:
 		t.params = e.Params
 	case *events.Tick:
+		if t.roundCut(e.Time) != t.roundCut(t.now) {
+			t.pairs = nil // the cut moved: other deposits count
+		}
 		t.now = e.Time
 	case *events.DepositObserved:
 		id := events.DepositID(e.Chain, e.TxID, e.Vout)
@@ -108,6 +112,9 @@ func (t *Transfers) Apply(_ uint64, ev events.Event) {
 			d.Amount, d.Sender, d.FirstSeen, d.Observed = e.Amount, e.Sender, t.now, true
 		}
 		d.Confirmations = max(d.Confirmations, e.Confirmations)
+		if d.ConfirmedAt == 0 && e.Confirmations >= t.params.Confirmations {
+			d.ConfirmedAt = e.ConfirmedAt
+		}
 		t.pairs = nil
 	case *events.KVEntryReceived:
 		t.applyKV(&e.Msg, false)
@@ -216,8 +223,9 @@ func (t *Transfers) pairing() map[string]*Intent {
 		return t.pairs
 	}
 	deps := map[uint64][]string{}
+	cut := t.roundCut(t.now)
 	for _, d := range t.deposits {
-		if !d.Consumed && d.Confirmations >= t.params.Confirmations && d.Observed {
+		if !d.Consumed && d.Confirmations >= t.params.Confirmations && d.Observed && d.settledBy(cut) {
 			deps[d.Amount] = append(deps[d.Amount], d.ID)
 		}
 	}
@@ -395,15 +403,43 @@ func (t *Transfers) Valid() []*Deposit {
 	return out
 }
 
-// IsValid reports whether a deposit id is a valid transfer or refund now.
+// IsValid reports whether a deposit id is a valid transfer or refund in
+// the current round: confirmed and settled by the round's cut (see
+// roundCut), unspent, and paired with an intent or, unpaired, confirmed
+// refund_after before the cut.
 func (t *Transfers) IsValid(id string) bool {
 	d, ok := t.deposits[id]
-	if !ok || d.Consumed || d.Confirmations < t.params.Confirmations || !d.Observed {
+	cut := t.roundCut(t.now)
+	if !ok || d.Consumed || d.Confirmations < t.params.Confirmations || !d.Observed || !d.settledBy(cut) {
 		return false
 	}
 	_, matched := t.pairing()[id]
-	return matched || t.now.Sub(d.FirstSeen) >= t.params.RefundAfter
+	return matched || cut.Sub(d.confirmedAt()) >= t.params.RefundAfter
 }
+
+// roundCut is the chain time by which a deposit must be confirmed to
+// count in the round under way at now: chain_settle before the round's
+// start. Every node of the round applies the same cut to the same chain
+// times, so they build the same doc even though each sees the chain a
+// moment apart.
+func (t *Transfers) roundCut(now events.Time) events.Time {
+	epoch := int64(t.params.SigningEpoch)
+	if epoch <= 0 {
+		return now
+	}
+	return events.Time(int64(now)/epoch*epoch) - events.Time(t.params.ChainSettle)
+}
+
+// confirmedAt is the chain's confirmation time, or this node's first
+// sight where the adapter did not say.
+func (d *Deposit) confirmedAt() events.Time {
+	if d.ConfirmedAt != 0 {
+		return d.ConfirmedAt
+	}
+	return d.FirstSeen
+}
+
+func (d *Deposit) settledBy(cut events.Time) bool { return d.confirmedAt() <= cut }
 
 // Doc builds round r's candidate tx for the committee of key, or false
 // when there is nothing to transfer (no transfer, no round).

@@ -29,6 +29,7 @@ func newKVNode(t *testing.T) *kvNode {
 	p := events.DefaultParams(4, 2)
 	p.Network, p.NodeID = "test", eventstest.Peer(0)
 	p.IntentPoWTime, p.IntentPoWMemoryKiB, p.IntentPoWBits, p.IntentsPerPeer = 1, 64, 4, kvBound
+	p.ChainSettle = 0 // deposits count at once (TestChainSettle tests the cut)
 	if err := p.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -431,5 +432,39 @@ func TestRefundConsumesNoIntent(t *testing.T) {
 		if got := n.held(); len(got) != 1 || len(n.st.Transfers.Consumed()) != 0 {
 			t.Fatalf("own session %t: after the refund, held %v, consumed %d; want the intent still held", ownSession, got, len(n.st.Transfers.Consumed()))
 		}
+	}
+}
+
+// TestChainSettle: a deposit enters a round's doc only if the chain
+// confirmed it chain_settle before the round starts. Two nodes that see
+// it at different moments (one before the round opens, one after) build
+// the same doc; the one that saw it first does not pay it early.
+func TestChainSettle(t *testing.T) {
+	build := func(seenAfter time.Duration) []string {
+		n := newKVNode(t)
+		n.params.ChainSettle = 5 * time.Second
+		n.st = projections.NewState()
+		n.apply(&events.Genesis{Params: n.params})
+		n.apply(&events.Tick{Time: n.now})
+		n.admit(1)
+		n.receive(n.entry(1, 700, "pay 700", true))
+		roundStart := events.Time(int64(n.now) / int64(time.Minute) * int64(time.Minute)).Add(time.Minute)
+		confirmed := roundStart.Add(-3 * time.Second) // inside the settle window of the round
+		n.now = confirmed.Add(seenAfter)
+		n.apply(&events.Tick{Time: n.now})
+		n.apply(&events.DepositObserved{Chain: "btc", TxID: "fresh", Amount: 700, Confirmations: 1, ConfirmedAt: confirmed})
+		n.now = roundStart.Add(500 * time.Millisecond) // the round's first tick
+		n.apply(&events.Tick{Time: n.now})
+		var ids []string
+		for _, d := range n.st.Transfers.Valid() {
+			ids = append(ids, d.ID)
+		}
+		n.now = n.now.Add(time.Minute) // the next round: settled
+		n.apply(&events.Tick{Time: n.now})
+		return append(ids, fmt.Sprint(len(n.st.Transfers.Valid())))
+	}
+	early, late := build(100*time.Millisecond), build(3*time.Second)
+	if !slices.Equal(early, []string{"1"}) || !slices.Equal(late, []string{"1"}) {
+		t.Fatalf("seen early: %v, seen late: %v; want the deposit in neither round's doc, then in both nodes' next", early, late)
 	}
 }

@@ -66,6 +66,14 @@ func (c Config) Params() events.Params {
 	p.KeygenUntil = events.TimeOf(c.start().Add(c.KeygenFor))
 	p.RefundAfter = 10 * time.Minute
 	intentParams(&p)
+	// A node sees a chain fact within the chain lag, on a clock up to
+	// half the spread off: a deposit settled this long before a round
+	// starts is in every node's view by then.
+	timing := c.Timing.withDefaults()
+	p.ChainSettle = 0
+	if !timing.Lockstep {
+		p.ChainSettle = timing.ChainLag + timing.ClockSpread/2 + time.Second
+	}
 	return p
 }
 
@@ -376,7 +384,7 @@ func (s *Sim) world() error {
 		amount := worldAmount(s.deposits)
 		dep := &events.DepositObserved{
 			Chain: "sim", TxID: fmt.Sprintf("deposit-%d", s.deposits), Amount: amount,
-			Sender: fmt.Sprintf("sender-%d", s.deposits), Confirmations: s.params.Confirmations,
+			Sender: fmt.Sprintf("sender-%d", s.deposits), Confirmations: s.params.Confirmations, ConfirmedAt: s.now,
 		}
 		// Nine in ten deposits come with a swap intent, gossiped by a node.
 		if s.rng.IntN(10) > 0 {
