@@ -22,7 +22,7 @@ build:
 test: unit fuzz-quick
 
 unit:
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 30m ./...
 
 fuzz-quick:
 	@for target in $(FUZZ_TARGETS); do \

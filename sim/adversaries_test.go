@@ -27,6 +27,7 @@ func overSeeds(t *testing.T, cfg sim.Config, check func(t *testing.T, res *sim.R
 	t.Helper()
 	for _, seed := range seeds() {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			t.Parallel() // each run has its own directory and world
 			c := cfg
 			c.Seed = seed
 			check(t, run(t, c))
