@@ -148,6 +148,7 @@ type Sim struct {
 	timing   Timing
 	clocks   []clock
 	queue    arrivalQueue
+	inbox    [][]events.Signed // realistic: messages waiting for their node's next event
 	sendSeq  uint64
 	finishes []pendingFinish
 	// confirmed: sessions whose tx the chain has confirmed (once each).

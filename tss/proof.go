@@ -4,6 +4,7 @@ import (
 	"crypto/sha512"
 	"encoding/binary"
 	"errors"
+	"sync"
 
 	"github.com/btcsuite/btcd/btcec/v2"
 
@@ -81,11 +82,17 @@ func ProveShare(share []byte, ctx ProofContext) ([]byte, error) {
 }
 
 // VerifyShare checks a share proof against the public share point X
-// (compressed). It reports false for any malformed input.
+// (compressed). It reports false for any malformed input. Results are
+// remembered (verified): many receivers in one process (a simulation, or
+// a replay next to a live node) check the same proof once.
 func VerifyShare(point, proof []byte, ctx ProofContext) bool {
 	if len(proof) != ShareProofSize {
 		return false
 	}
+	return verified.check(point, proof, ctx, verifyShare)
+}
+
+func verifyShare(point, proof []byte, ctx ProofContext) bool {
 	pub, err := btcec.ParsePubKey(point)
 	if err != nil {
 		return false
@@ -120,4 +127,51 @@ func challenge(ctx ProofContext, point, r []byte) btcec.ModNScalar {
 	var e btcec.ModNScalar
 	e.SetByteSlice(h.Sum(nil))
 	return e
+}
+
+// proofMemo remembers share proof verifications: the answer depends only
+// on the inputs, so a memo changes no result. Two generations of at most
+// memoGeneration entries each bound its memory.
+type proofMemo struct {
+	mu                sync.Mutex
+	current, previous map[[32]byte]bool
+}
+
+const memoGeneration = 8192
+
+var verified proofMemo
+
+// ForgetVerified empties the memo of verified proofs, so a benchmark
+// measures one node's cost, not a process that has seen every proof.
+func ForgetVerified() {
+	verified.mu.Lock()
+	verified.current, verified.previous = nil, nil
+	verified.mu.Unlock()
+}
+
+func (m *proofMemo) check(point, proof []byte, ctx ProofContext, verify func([]byte, []byte, ProofContext) bool) bool {
+	h := sha512.New512_256()
+	for _, part := range [][]byte{point, proof, ctx.encode()} {
+		h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(part))))
+		h.Write(part)
+	}
+	var key [32]byte
+	h.Sum(key[:0])
+	m.mu.Lock()
+	ok, found := m.current[key]
+	if !found {
+		ok, found = m.previous[key]
+	}
+	m.mu.Unlock()
+	if found {
+		return ok
+	}
+	ok = verify(point, proof, ctx)
+	m.mu.Lock()
+	if m.current == nil || len(m.current) >= memoGeneration {
+		m.previous, m.current = m.current, map[[32]byte]bool{}
+	}
+	m.current[key] = ok
+	m.mu.Unlock()
+	return ok
 }
