@@ -49,7 +49,7 @@ func (r *Rounds) addChecksum(rec *ChecksumRecord) {
 		}
 	}
 	r.cur.Checksums = append(r.cur.Checksums, rec)
-	if lie := r.checksumLie(rec); lie != "" {
+	if lie := r.checksumLie(r.cur.Number, rec); lie != "" {
 		// Provably false from the message alone: anyone can check it, so
 		// every node blocks, member of the set or not.
 		r.cur.Outliers = append(r.cur.Outliers, rec.From)
@@ -66,9 +66,9 @@ func (r *Rounds) addChecksum(rec *ChecksumRecord) {
 // checksum always passes, whatever its view of the round. (Whether the
 // set's peers are members of the current key is a view too: nodes adopt
 // a new key at moments of their own.)
-func (r *Rounds) checksumLie(c *ChecksumRecord) string {
+func (r *Rounds) checksumLie(round int64, c *ChecksumRecord) string {
 	switch {
-	case c.Sum != SessionNonce(r.cur.Number, c.M0, c.Set):
+	case c.Sum != SessionNonce(round, c.M0, c.Set):
 		return "its sum is not H(r || m0 || set) of the doc and set it names"
 	case len(c.Set) != r.params.Threshold+1:
 		return "the set it names does not have t+1 members"
