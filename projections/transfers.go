@@ -127,16 +127,7 @@ func (t *Transfers) Apply(_ uint64, ev events.Event) {
 		for _, p := range e.Payouts {
 			paid[p.Deposit] = p.Intent
 		}
-		// A spent deposit the tx does not pay out was a refund (or the
-		// chain did not say): it consumes no intent, whatever this node
-		// would pair with it now.
-		for _, id := range e.Spends {
-			var in *Intent
-			if intent, ok := paid[id]; ok {
-				in = t.heldMatching(id, intent)
-			}
-			t.consume(id, in)
-		}
+		t.spend(e.Spends, paid)
 	}
 }
 
@@ -254,7 +245,15 @@ func (t *Transfers) ConsumeSigned(doc *TxDoc) {
 	for _, p := range doc.Payouts {
 		paid[p.Deposit] = p.Intent
 	}
-	for _, id := range doc.Inputs {
+	t.spend(doc.Inputs, paid)
+}
+
+// spend consumes the deposits a tx spent, each paid-out one with the
+// intent it paid (by deposit: intent bytes). A spent deposit the tx does
+// not pay out was a refund (or the chain did not say): it consumes no
+// intent, whatever this node would pair with it now.
+func (t *Transfers) spend(deposits []string, paid map[string][]byte) {
+	for _, id := range deposits {
 		var in *Intent
 		if intent, ok := paid[id]; ok {
 			in = t.heldMatching(id, intent)
