@@ -51,3 +51,16 @@ func (n *Node) admit(evs []events.Event) []events.Event {
 	}
 	return kept
 }
+
+// Admits reports whether the node would log a message of type typ from
+// a peer now: pings from anyone (admission judges them on arrival), the
+// rest only from admitted peers. A transport's validator asks it to
+// ignore unknown peers before a message spreads further.
+func (n *Node) Admits(from events.PeerID, typ string) bool {
+	if typ == events.TypePing {
+		return true
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.admitted(from)
+}

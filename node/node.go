@@ -216,6 +216,10 @@ func (n *Node) record(ev events.Event) error {
 // ID is the node's peer id.
 func (n *Node) ID() events.PeerID { return n.id }
 
+// Log is the node's event log, for readers (the REST API, metrics):
+// reading it never takes the node's lock.
+func (n *Node) Log() *events.Store { return n.store }
+
 // Key is the node's identity key.
 func (n *Node) Key() crypto.PrivKey { return n.key }
 
