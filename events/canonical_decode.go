@@ -116,7 +116,8 @@ func (r *canonicalReader) bin() []byte {
 
 func decodeCanonicalPing(b []byte, p *Ping) bool {
 	r := canonicalReader{b: b, ok: true}
-	if r.byte() != 0x87 {
+	fields := r.byte()
+	if fields != 0x87 && fields != 0x88 { // 8 with the genesis hash
 		return false
 	}
 	var out Ping
@@ -145,6 +146,16 @@ func decodeCanonicalPing(b []byte, p *Ping) bool {
 		return false
 	}
 	copy(out.KeyID[:], r.take(32))
+	if fields == 0x88 {
+		r.key('g')
+		if r.byte() != 0xc4 || r.byte() != 32 {
+			return false
+		}
+		copy(out.Genesis[:], r.take(32))
+		if out.Genesis.IsZero() {
+			return false // the encoder omits a zero hash
+		}
+	}
 	if !r.ok || r.i != len(b) {
 		return false
 	}

@@ -66,6 +66,10 @@ type Ping struct {
 	StakeTx  string    `msgpack:"x"`
 	TSSProof []byte    `msgpack:"r"`
 	KeyID    Hash      `msgpack:"k"`
+	// Genesis is the hash of the sender's network genesis (Params.Genesis):
+	// a ping of another network is not counted. Omitted when unset (the
+	// simulator's networks), so those pings encode as before.
+	Genesis Hash `msgpack:"g,omitempty"`
 }
 
 // Proposal is phase 1 of a signing round.

@@ -55,6 +55,11 @@ type Params struct {
 	// the same doc. At least the chain adapters' polling lag plus the
 	// clock skew between nodes.
 	ChainSettle time.Duration `msgpack:"cs"`
+	// Genesis is the hash of the network's genesis file (genesis.toml),
+	// set by the daemon: its pings carry it, and a node counts only pings
+	// of its own network. Zero in a simulation. Omitted when unset, so the
+	// genesis of an older log encodes as before.
+	Genesis Hash `msgpack:"gh,omitempty"`
 }
 
 // DefaultParams are PROTOCOL.md's defaults for a committee of n with

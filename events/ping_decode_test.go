@@ -15,6 +15,7 @@ func TestDecodePingMatchesGeneralDecoder(t *testing.T) {
 			StakeTx: "tx", TSSProof: []byte{1, 2, 3}, KeyID: eventstest.Hash("k")},
 		{PeerID: eventstest.Peer(2), Seq: 1 << 40, Time: 1, TSSProof: eventstest.Bytes("big", 70000)},
 		{Time: -5}, // negative: not canonical-fast, must still decode
+		{PeerID: eventstest.Peer(3), Seq: 7, Time: eventstest.Epoch, KeyID: eventstest.Hash("k"), Genesis: eventstest.Hash("genesis")},
 	}
 	for i, want := range pings {
 		body, err := events.Marshal(nil, &want)

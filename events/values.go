@@ -42,3 +42,6 @@ func (p PeerID) Short() string {
 type Hash [32]byte
 
 func (h Hash) String() string { return hex.EncodeToString(h[:]) }
+
+// IsZero reports an unset hash (msgpack's omitempty asks it).
+func (h Hash) IsZero() bool { return h == Hash{} }

@@ -12,6 +12,7 @@ import (
 type OwnPings struct {
 	self     events.PeerID
 	interval time.Duration
+	genesis  events.Hash
 	now      events.Time
 	lastSeq  uint64
 	lastAt   events.Time
@@ -21,7 +22,7 @@ type OwnPings struct {
 func (o *OwnPings) Apply(_ uint64, ev events.Event) {
 	switch e := ev.(type) {
 	case *events.Genesis:
-		o.self, o.interval = e.Params.NodeID, e.Params.PingInterval
+		o.self, o.interval, o.genesis = e.Params.NodeID, e.Params.PingInterval, e.Params.Genesis
 	case *events.Tick:
 		o.now = e.Time
 	case *events.MessageSent:
@@ -42,7 +43,7 @@ func (o *OwnPings) PingDue() (events.Ping, bool) {
 	if o.now == 0 || o.interval <= 0 || (o.lastAt != 0 && o.now.Sub(o.lastAt) < o.interval) {
 		return events.Ping{}, false
 	}
-	return events.Ping{PeerID: o.self, Seq: o.lastSeq + 1, Time: o.now, State: events.StateIdle}, true
+	return events.Ping{PeerID: o.self, Seq: o.lastSeq + 1, Time: o.now, State: events.StateIdle, Genesis: o.genesis}, true
 }
 
 // LastSeq is the seq of the last ping sent.

@@ -23,11 +23,12 @@ const (
 	PingClockSkew               // time too far from our clock
 	PingNoClock                 // no tick yet: nothing to compare the time with
 	PingBadProof                // a committee member's share proof does not verify
+	PingOtherNetwork            // the ping names another network's genesis
 	pingVerdictCount
 )
 
 var pingVerdictNames = [pingVerdictCount]string{
-	"accepted", "undecodable", "wrong sender", "replayed seq", "clock skew", "no clock yet", "bad share proof",
+	"accepted", "undecodable", "wrong sender", "replayed seq", "clock skew", "no clock yet", "bad share proof", "other network",
 }
 
 func (v PingVerdict) String() string {
@@ -137,6 +138,9 @@ func (p *Peers) checkPing(m *events.Signed) (events.Ping, PingVerdict, proofResu
 	}
 	if ping.PeerID != m.From {
 		return ping, PingWrongSender, proofNotRequired
+	}
+	if ping.Genesis != p.params.Genesis {
+		return ping, PingOtherNetwork, proofNotRequired
 	}
 	if ps, ok := p.peers[m.From]; ok && ping.Seq <= ps.LastSeq {
 		return ping, PingReplayed, proofNotRequired
