@@ -10,6 +10,7 @@ import (
 
 	"github.com/metanode/metanode/events"
 	"github.com/metanode/metanode/projections"
+	"github.com/metanode/metanode/replay"
 )
 
 func auditCommand() *cli.Command {
@@ -58,103 +59,19 @@ func auditRound(c *cli.Context) error {
 		return err
 	}
 	defer store.Close()
-	state := projections.NewState()
-	epoch := int64(0)
-	var round *projections.Round
-	trails := map[events.Hash]*sessionTrail{}
-	// Fold until the first tick of a later round; keep the round as it
-	// stood at its end.
-	err = store.ForEach(1, 0, func(seq uint64, ev events.Event) error {
-		if tick, ok := ev.(*events.Tick); ok && epoch > 0 && int64(tick.Time)/epoch > number {
-			return errStopAudit
-		}
-		state.Apply(seq, ev)
-		traceSession(trails, seq, ev)
-		if g, ok := ev.(*events.Genesis); ok {
-			epoch = int64(g.Params.SigningEpoch)
-		}
-		if cur := state.Rounds.Current(); cur != nil && cur.Number == number {
-			round = cur
-		}
-		return nil
-	})
-	if err != nil && err != errStopAudit {
+	audit, err := replay.AuditRound(c.Context, store, number)
+	if err != nil {
 		return err
 	}
-	if round == nil {
-		return fmt.Errorf("audit round %d: the log %s has no tick in that round", number, store.Path())
-	}
-	var trail *sessionTrail
-	if round.Session != nil {
-		trail = trails[*round.Session]
-	}
 	if asJSON {
-		view := auditView(round)
-		view.Session = trail
-		return printJSON(c.App.Writer, view)
+		return printJSON(c.App.Writer, audit.View())
 	}
-	printAudit(c.App.Writer, round)
-	printTrail(c.App.Writer, trail)
+	printAudit(c.App.Writer, audit.Round)
+	printTrail(c.App.Writer, audit.Session)
 	return nil
 }
 
-// sessionTrail is what a log holds of one tss session: its start, the
-// tss messages this node sent and received, and its outcome.
-type sessionTrail struct {
-	Session     string   `json:"session"`
-	Protocol    string   `json:"protocol"`
-	StartedSeq  uint64   `json:"started_seq"`
-	Parties     []string `json:"parties"`
-	Sent        int      `json:"tss_messages_sent"`
-	Received    int      `json:"tss_messages_received"`
-	FinishedSeq uint64   `json:"finished_seq,omitempty"`
-	Outcome     string   `json:"outcome,omitempty"`
-	Culprits    []string `json:"culprits,omitempty"`
-	Error       string   `json:"error,omitempty"`
-	Signature   string   `json:"signature,omitempty"`
-
-	culprits []events.PeerID
-}
-
-// traceSession follows tss sessions through the log.
-func traceSession(trails map[events.Hash]*sessionTrail, seq uint64, ev events.Event) {
-	sessionOf := func(m *events.Signed) (events.Hash, bool) {
-		var msg events.TSSMessage
-		if m.Type != events.TypeTSS || events.Unmarshal(m.Body, &msg) != nil {
-			return events.Hash{}, false
-		}
-		return msg.Session, true
-	}
-	switch e := ev.(type) {
-	case *events.TSSSessionStarted:
-		t := &sessionTrail{Session: e.Session.String(), Protocol: e.Protocol.String(), StartedSeq: seq}
-		for _, p := range e.Parties {
-			t.Parties = append(t.Parties, hexID(p))
-		}
-		trails[e.Session] = t
-	case *events.MessageSent:
-		if id, ok := sessionOf(&e.Msg); ok && trails[id] != nil {
-			trails[id].Sent++
-		}
-	case *events.TSSMessageReceived:
-		if id, ok := sessionOf(&e.Msg); ok && trails[id] != nil {
-			trails[id].Received++
-		}
-	case *events.TSSSessionFinished:
-		if t := trails[e.Session]; t != nil && t.FinishedSeq == 0 {
-			t.FinishedSeq, t.Outcome, t.Error = seq, e.Outcome.String(), e.Error
-			t.culprits = e.Culprits
-			for _, p := range e.Culprits {
-				t.Culprits = append(t.Culprits, hexID(p))
-			}
-			if len(e.Signature) > 0 {
-				t.Signature = fmt.Sprintf("%x", e.Signature)
-			}
-		}
-	}
-}
-
-func printTrail(w io.Writer, t *sessionTrail) {
+func printTrail(w io.Writer, t *replay.SessionTrail) {
 	if t == nil {
 		return
 	}
@@ -166,8 +83,8 @@ func printTrail(w io.Writer, t *sessionTrail) {
 		return
 	}
 	line := fmt.Sprintf("  seq %-7d %s", t.FinishedSeq, t.Outcome)
-	if len(t.culprits) > 0 {
-		line += ", culprits " + peers(t.culprits)
+	if len(t.CulpritIDs) > 0 {
+		line += ", culprits " + peers(t.CulpritIDs)
 	}
 	if t.Error != "" {
 		line += ": " + t.Error
@@ -176,76 +93,6 @@ func printTrail(w io.Writer, t *sessionTrail) {
 		line += ", signature " + short(t.Signature) + "..."
 	}
 	fmt.Fprintln(w, line)
-}
-
-var errStopAudit = fmt.Errorf("stop")
-
-type auditJSON struct {
-	Round         int64            `json:"round"`
-	Start         string           `json:"start"`
-	Participating bool             `json:"participating"`
-	NotTakingPart string           `json:"not_taking_part,omitempty"`
-	M0            string           `json:"m0,omitempty"`
-	Transfers     []string         `json:"transfers,omitempty"`
-	Proposals     []map[string]any `json:"proposals"`
-	Equivocations []map[string]any `json:"equivocations,omitempty"`
-	Sets          []map[string]any `json:"signing_sets"`
-	Ranking       []map[string]any `json:"ranking,omitempty"`
-	Pruned        []map[string]any `json:"pruned,omitempty"`
-	Set           []string         `json:"threshold_set,omitempty"`
-	Checksums     []map[string]any `json:"checksums,omitempty"`
-	Outliers      []string         `json:"outliers,omitempty"`
-	Outcome       string           `json:"outcome"`
-	Reason        string           `json:"reason,omitempty"`
-	Session       *sessionTrail    `json:"tss_session,omitempty"`
-	Extra         map[string]any   `json:"-"`
-}
-
-func hexID(p events.PeerID) string { return fmt.Sprintf("%x", []byte(p)) }
-
-func auditView(r *projections.Round) auditJSON {
-	out := auditJSON{Round: r.Number, Start: r.Start.String(), Participating: r.Participating, NotTakingPart: r.NotTakingPart,
-		Transfers: r.Transfers, Outcome: r.Outcome, Reason: r.Reason}
-	if r.Participating {
-		out.M0 = r.M0.String()
-	}
-	for _, p := range r.Proposals {
-		out.Proposals = append(out.Proposals, map[string]any{"seq": p.Seq, "from": hexID(p.From), "m0": p.Proposal.M0.String(),
-			"transfers": p.Proposal.Transfers, "accepted": p.Accepted, "reason": p.Reason})
-	}
-	for _, e := range r.Equivocations {
-		out.Equivocations = append(out.Equivocations, map[string]any{"peer": hexID(e.Peer), "evidence_seqs": e.Evidence})
-	}
-	for _, s := range r.Sets {
-		members := make([]string, len(s.Set.Members))
-		for i, m := range s.Set.Members {
-			members[i] = hexID(m)
-		}
-		out.Sets = append(out.Sets, map[string]any{"seq": s.Seq, "from": hexID(s.From), "m0": s.Set.M0.String(), "members": members, "ignored": s.Ignored})
-	}
-	if th := r.Threshold; th != nil {
-		for _, a := range th.Attempts {
-			chosen := make([]string, len(a.Chosen))
-			for i, p := range a.Chosen {
-				chosen[i] = hexID(p)
-			}
-			out.Ranking = append(out.Ranking, map[string]any{"m0": a.Doc.M0.String(), "valid_transfers": a.Doc.ValidTransfers,
-				"own_doc": a.Doc.Own, "candidates": len(a.Candidates), "chosen": chosen, "note": a.Note})
-		}
-		for _, p := range th.Pruned {
-			out.Pruned = append(out.Pruned, map[string]any{"peer": hexID(p.Peer), "reason": p.Reason, "senior": hexID(p.Senior)})
-		}
-		for _, p := range th.Set {
-			out.Set = append(out.Set, hexID(p))
-		}
-	}
-	for _, cs := range r.Checksums {
-		out.Checksums = append(out.Checksums, map[string]any{"seq": cs.Seq, "from": hexID(cs.From), "sum": cs.Sum.String(), "matches": cs.Sum == r.Expected})
-	}
-	for _, o := range r.Outliers {
-		out.Outliers = append(out.Outliers, hexID(o))
-	}
-	return out
 }
 
 func printAudit(w io.Writer, r *projections.Round) {

@@ -224,21 +224,8 @@ func querySchedule(c *cli.Context) error {
 	params := state.Summary.Params()
 	now := state.Summary.LastTick
 	out := map[string]any{"as_of_seq": res.LastSeq, "clock": now.String(), "node_state": state.Rounds.NodeState().String()}
-	phase := ""
+	phase := state.Rounds.Phase()
 	if cur := state.Rounds.Current(); cur != nil {
-		offset := now.Sub(cur.Start)
-		switch {
-		case offset < params.ProposalPhase:
-			phase = "proposals"
-		case offset < params.SigningSetPhase:
-			phase = "signing sets"
-		case offset < params.CheckPhase:
-			phase = "checksums"
-		case offset < params.SigningDeadline:
-			phase = "signing"
-		default:
-			phase = "closing"
-		}
 		out["round"], out["round_phase"], out["round_outcome"] = cur.Number, phase, cur.Outcome
 	}
 	cm := state.Committees

@@ -73,7 +73,11 @@ func (s *Store) ForEach(from, to uint64, fn func(seq uint64, ev Event) error) er
 
 // Follow calls fn for every event from seq from on, then waits for new
 // ones, until ctx ends (returning ctx.Err()), the store closes (ErrClosed)
-// or fn fails.
+// or fn fails. fn runs inside a read transaction, like ForEach's: it
+// must not block on anything an appender may hold (the node's lock, a
+// slow network peer), because a commit that grows the file waits for
+// every read transaction to end. A reader with slow work returns from fn
+// (an error of its own) when it has caught up, works, and follows again.
 func (s *Store) Follow(ctx context.Context, from uint64, fn func(seq uint64, ev Event) error) error {
 	if from == 0 {
 		from = 1

@@ -29,6 +29,11 @@ type Options struct {
 	// NoSync skips fsync: appends are not durable. Only for simulations,
 	// whose logs can be rebuilt from their seed; never for a node.
 	NoSync bool
+	// Observe, if set, is called by the store's writer after each group
+	// commit that appended events: how many records it wrote and how long
+	// the bbolt transaction took to write and fsync them. It runs on the
+	// writer goroutine, so it must return quickly (a metrics observer).
+	Observe func(records int, sync time.Duration)
 }
 
 // Store is the append-only event log of one node, in a bbolt file.
@@ -41,6 +46,7 @@ type Store struct {
 	db       *bolt.DB
 	maxBatch int
 	readOnly bool
+	observe  func(records int, sync time.Duration)
 
 	appends chan *appendRequest
 	writer  sync.WaitGroup
@@ -119,6 +125,7 @@ func Open(dir string, opts Options) (s *Store, err error) {
 		db:       db,
 		maxBatch: opts.MaxBatch,
 		readOnly: opts.ReadOnly,
+		observe:  opts.Observe,
 		advanced: make(chan struct{}),
 	}
 	if s.maxBatch <= 0 {
@@ -312,6 +319,10 @@ func (s *Store) commit(batch []*appendRequest, count int, keys, records []byte) 
 	keys = growTo(keys, 8*count)
 	records = growTo(records, size)
 
+	var began time.Time
+	if s.observe != nil {
+		began = time.Now()
+	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		bucket := tx.Bucket(bucketEvents)
 		bucket.FillPercent = 1 // keys only ever grow: pack pages full
@@ -330,6 +341,10 @@ func (s *Store) commit(batch []*appendRequest, count int, keys, records []byte) 
 		}
 		return nil
 	})
+	var took time.Duration
+	if s.observe != nil {
+		took = time.Since(began)
+	}
 
 	next := last + 1
 	for _, req := range batch {
@@ -348,6 +363,9 @@ func (s *Store) commit(batch []*appendRequest, count int, keys, records []byte) 
 		close(s.advanced)
 		s.advanced = make(chan struct{})
 		s.mu.Unlock()
+		if s.observe != nil {
+			s.observe(count, took)
+		}
 	}
 	return keys[:0], records[:0]
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -151,6 +152,47 @@ func TestGroupCommit(t *testing.T) {
 				t.Fatalf("writer %d got seqs out of order: %v", w, seqs)
 			}
 		}
+	}
+}
+
+// TestObserve: the commit observer sees every group commit, with the
+// records it wrote and the time its transaction took.
+func TestObserve(t *testing.T) {
+	var mu sync.Mutex
+	var calls, records int
+	var took time.Duration
+	s, err := events.Open(t.TempDir(), events.Options{Observe: func(n int, d time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		records += n
+		took += d
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(eventstest.Pings(3, 1)...); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.Append(eventstest.PingReceived(w, 1)); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := s.Close(); err != nil { // the writer has stopped: every observation is in
+		t.Fatal(err)
+	}
+	stats := s.Stats()
+	mu.Lock()
+	defer mu.Unlock()
+	if records != 11 || uint64(calls) != stats.Commits || took <= 0 {
+		t.Fatalf("observed %d records in %d commits taking %v; the store made %+v", records, calls, took, stats)
 	}
 }
 

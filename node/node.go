@@ -59,6 +59,10 @@ type Config struct {
 	StartSession func(projections.Duty)
 	// NoSync makes appends non-durable: for simulations only.
 	NoSync bool
+	// LogObserve, if set, is told of every group commit of the node's
+	// log: records written and the time the write and fsync took
+	// (events.Options.Observe; metrics.Metrics.ObserveCommit).
+	LogObserve func(records int, sync time.Duration)
 	// Validate is the gossip validator (default net.Validate). A
 	// simulation shares one that remembers results across its nodes.
 	Validate func(*events.Signed) error
@@ -122,7 +126,7 @@ func Open(dir string, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := events.Open(filepath.Join(dir, LogDir), events.Options{NoSync: cfg.NoSync})
+	store, err := events.Open(filepath.Join(dir, LogDir), events.Options{NoSync: cfg.NoSync, Observe: cfg.LogObserve})
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -196,5 +197,31 @@ func TestOpenRefusesAnotherNodesLog(t *testing.T) {
 	_, err = node.Open(other, node.Config{Params: params()})
 	if err == nil || !strings.Contains(err.Error(), "belongs to node") {
 		t.Fatalf("Open of another node's log = %v", err)
+	}
+}
+
+// TestLogObserve: Config.LogObserve sees the log's commits, from the
+// genesis on.
+func TestLogObserve(t *testing.T) {
+	var mu sync.Mutex
+	records := 0
+	n, err := node.Open(t.TempDir(), node.Config{Params: params(), LogObserve: func(r int, _ time.Duration) {
+		mu.Lock()
+		records += r
+		mu.Unlock()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Tick(start); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := int(n.Log().Stats().Events); records != want || want < 2 {
+		t.Fatalf("observed %d records, the log appended %d", records, want)
 	}
 }

@@ -33,6 +33,9 @@ func (k *Keys) adopt(key *events.KeyPublished) {
 // a key this node already had never rolls it back.
 func (k *Keys) Known(id events.Hash) bool { return slices.Contains(k.history, id) }
 
+// History lists the ids of every key that was current here, oldest first.
+func (k *Keys) History() []events.Hash { return slices.Clone(k.history) }
+
 // Current returns the current key, if one was published.
 func (k *Keys) Current() (*events.KeyPublished, bool) {
 	return k.current, k.current != nil

@@ -147,6 +147,26 @@ func (r *Rounds) History() []RoundSummary { return r.history }
 
 func (r *Rounds) offset() events.Time { return r.now - r.cur.Start }
 
+// Phase names the phase of the current round at the last tick:
+// "proposals", "signing sets", "checksums", "signing" or "closing"
+// ("" before the first tick).
+func (r *Rounds) Phase() string {
+	if r.cur == nil {
+		return ""
+	}
+	switch offset := r.now.Sub(r.cur.Start); {
+	case offset < r.params.ProposalPhase:
+		return "proposals"
+	case offset < r.params.SigningSetPhase:
+		return "signing sets"
+	case offset < r.params.CheckPhase:
+		return "checksums"
+	case offset < r.params.SigningDeadline:
+		return "signing"
+	}
+	return "closing"
+}
+
 // Apply implements Projection.
 func (r *Rounds) Apply(seq uint64, ev events.Event) {
 	switch e := ev.(type) {
