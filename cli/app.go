@@ -21,6 +21,8 @@ func NewApp() *cli.App {
 		Description: "metanode keeps a peer list through signed pings, signs bridge transactions with a\n" +
 			"threshold key, and records every input in an append-only event log that replays exactly.",
 		Commands: []*cli.Command{
+			initCommand(),
+			runCommand(),
 			devnetCommand(),
 			simCommand(),
 			logCommand(),

@@ -3,10 +3,12 @@ package cli
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/metanode/metanode/bench"
+	"github.com/metanode/metanode/devnet"
 )
 
 func benchCommand() *cli.Command {
@@ -28,6 +30,51 @@ func benchCommand() *cli.Command {
 						if err == nil && !c.Bool("json") {
 							fmt.Fprintf(c.App.Writer, "append  %.0f events/s (p50 %.2f ms, p99 %.2f ms, %.1f events/commit)\nraw     %.0f events/s (bbolt, same bytes and batch size)\nratio   %.2f   goal: >= %.0f events/s, p99 <= %.0f ms\n",
 								res.EventsPerSec, res.P50AppendMs, res.P99AppendMs, res.MeanBatch, res.LimitEventsPerSec, res.Ratio, res.GoalEventsPerSec, res.GoalP99AppendMs)
+						}
+						return res, err
+					})
+				},
+			},
+			{
+				Name:  "pings",
+				Usage: "CPU of validation, admission and durable logging of pings from a large peer list (one ping per 3 s each)",
+				Flags: []cli.Flag{jsonFlag(), dirFlag,
+					&cli.IntFlag{Name: "peers", Value: 1000, Usage: "admitted peers pinging", EnvVars: envName("bench-peers")},
+					&cli.IntFlag{Name: "seconds", Value: 60, Usage: "seconds of load", EnvVars: envName("bench-seconds")},
+				},
+				Action: func(c *cli.Context) error {
+					return withScratch(c, func(dir string) (any, error) {
+						res, err := bench.Pings(dir, c.Int("peers"), c.Int("seconds"))
+						if err == nil && !c.Bool("json") {
+							fmt.Fprintf(c.App.Writer, "pings   %d peers, %.0f pings/s for %d s: %.2f cpu s, %.1f us/ping\nshare   %.4f of one core   goal: <= %.2f\n",
+								res.Peers, res.PingsPerSec, res.Seconds, res.CPUSeconds, res.MicrosPerPing, res.CPUShareOfCore, res.Goal)
+						}
+						return res, err
+					})
+				},
+			},
+			{
+				Name:  "round",
+				Usage: "signing rounds over real libp2p between 5 metanode processes vs the in-process tss-lib floor; node memory",
+				Flags: []cli.Flag{jsonFlag(), dirFlag,
+					&cli.IntFlag{Name: "rounds", Value: 3, Usage: "signed rounds to measure", EnvVars: envName("bench-rounds")},
+					&cli.IntFlag{Name: "base-port", Value: 27500, Usage: "the devnet's ports (see metanode devnet)", EnvVars: envName("bench-base-port")},
+				},
+				Action: func(c *cli.Context) error {
+					bin, err := os.Executable()
+					if err != nil {
+						return err
+					}
+					return withScratch(c, func(dir string) (any, error) {
+						progress := func(s string) {
+							if !c.Bool("json") {
+								fmt.Fprintln(c.App.Writer, s)
+							}
+						}
+						res, err := devnet.BenchRound(c.Context, bin, filepath.Join(dir, "devnet"), c.Int("base-port"), c.Int("rounds"), progress)
+						if err == nil && !c.Bool("json") {
+							fmt.Fprintf(c.App.Writer, "network %.3f s per signing session (%d sessions, %d signers, 5 processes on libp2p)\nfloor   %.3f s (raw tss-lib, one process)\nratio   %.2f   goal: <= %.1f\nrss     idle %v MiB, peak %v MiB\n",
+								res.NetworkSeconds, res.Sessions, res.Signers, res.FloorSeconds, res.Ratio, res.Goal, res.RSSIdleMB, res.RSSPeakMB)
 						}
 						return res, err
 					})

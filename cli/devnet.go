@@ -6,121 +6,130 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/metanode/metanode/node"
-	"github.com/metanode/metanode/sim"
+	"github.com/metanode/metanode/devnet"
 )
 
 func devnetCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "devnet",
-		Usage: "run a local devnet of several nodes in this process, on the embedded defaults",
-		Description: "The simulator paced to the wall clock: real nodes, each with its identity and event log\n" +
-			"under --dir/node-<i>, exchanging signed pings, proposals, signing sets and checksums, with\n" +
-			"an embedded world that confirms their stakes, sends deposits and swap intents, and stands\n" +
-			"in for tss sessions until the tss work lands. Stop with Ctrl-C; then inspect a node with\n" +
-			"`metanode query rounds --log DIR/node-0/log` or `metanode audit round R --log ...`.",
+		Usage: "run a local devnet of real node processes on loopback, on the embedded defaults",
+		Description: "Starts N `metanode run` processes on 127.0.0.1, each with its home (identity, config.toml,\n" +
+			"genesis.toml, sealed shares, event log, node.log) under --dir/node-<i>, talking libp2p\n" +
+			"gossipsub, and plays their chain in this process: stakes, deposits with swap intents, and\n" +
+			"the confirmation of every tx whose signature verifies under the vault key. The network\n" +
+			"starts on the built-in test key of its committee (5/2, 7/4, 10/6). A live table shows each\n" +
+			"node's state from its REST API; Ctrl-C stops every node cleanly. Inspect a node with\n" +
+			"`metanode query rounds --log DIR/node-0/log` or curl its API.",
 		Flags: []cli.Flag{
-			&cli.IntFlag{Name: "nodes", Value: 5, Usage: "how many nodes", EnvVars: envName("devnet-nodes")},
-			&cli.IntFlag{Name: "threshold", Usage: "tss threshold t; a signature needs t+1 shares (default: (nodes-1)*2/3)", EnvVars: envName("devnet-threshold")},
-			&cli.StringFlag{Name: "dir", Value: "devnet", Usage: "where the nodes keep their data", EnvVars: envName("devnet-dir")},
-			&cli.DurationFlag{Name: "duration", Usage: "stop after this much devnet time (default: run until interrupted)", EnvVars: envName("devnet-duration")},
-			&cli.Float64Flag{Name: "speed", Value: 1, Usage: "devnet seconds per wall-clock second", EnvVars: envName("devnet-speed")},
-			&cli.DurationFlag{Name: "status-every", Value: 20 * time.Second, Usage: "how often (devnet time) to print the nodes' status", EnvVars: envName("devnet-status-every")},
-			&cli.StringFlag{Name: "byzantine", Usage: "faulty nodes as `KIND@INDEX,...` (see metanode sim --help)", EnvVars: envName("devnet-byzantine")},
+			&cli.IntFlag{Name: "nodes", Value: 5, Usage: "how many nodes: 5, 7 or 10 (the test keys' committees)", EnvVars: envName("devnet-nodes")},
+			&cli.StringFlag{Name: "dir", Value: ".devnet", Usage: "where the nodes keep their homes", EnvVars: envName("devnet-dir")},
 			&cli.BoolFlag{Name: "fresh", Usage: "delete --dir first", EnvVars: envName("devnet-fresh")},
-			&cli.BoolFlag{Name: "tss", Value: true, Usage: "real tss-lib sessions on the built-in test keys (committees 5/2, 7/4, 10/6); --tss=false stands them in", EnvVars: envName("devnet-tss")},
-			&cli.DurationFlag{Name: "keygen-for", Usage: "run real keygen epochs this long before the key locks (default: start on the test key)", EnvVars: envName("devnet-keygen-for")},
+			&cli.DurationFlag{Name: "duration", Usage: "stop after this long (default: until Ctrl-C)", EnvVars: envName("devnet-duration")},
+			&cli.IntFlag{Name: "base-port", Value: 27100, Usage: "node i: p2p on PORT+i, REST on PORT+100+i, metrics on PORT+200+i; the chain on PORT+300", EnvVars: envName("devnet-base-port")},
+			&cli.DurationFlag{Name: "deposit-every", Value: 20 * time.Second, Usage: "mean time between the chain's deposits", EnvVars: envName("devnet-deposit-every")},
+			&cli.DurationFlag{Name: "status-every", Value: 10 * time.Second, Usage: "how often to print the nodes' table", EnvVars: envName("devnet-status-every")},
+			&cli.StringFlag{Name: "byzantine", Usage: "faulty nodes as `KIND@INDEX,...` (" + strings.Join(devnet.Behaviours(), ", ") + ")", EnvVars: envName("devnet-byzantine")},
+			&cli.StringFlag{Name: "bin", Usage: "the metanode binary the nodes run (default: this one)", EnvVars: envName("devnet-bin")},
 		},
 		Action: runDevnet,
 	}
 }
 
 func runDevnet(c *cli.Context) error {
-	count := c.Int("nodes")
-	threshold := c.Int("threshold")
-	if threshold == 0 {
-		threshold = max(1, (count-1)*2/3)
-	}
 	dir := c.String("dir")
 	if c.Bool("fresh") {
 		if err := os.RemoveAll(dir); err != nil {
 			return fmt.Errorf("--fresh: %w", err)
 		}
 	}
-	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
-		return fmt.Errorf("--dir %s holds an earlier devnet: pass --fresh to start a new one (inspect the old one with metanode query rounds --log %s)",
-			dir, filepath.Join(dir, "node-0", node.LogDir))
-	}
-	speed := c.Float64("speed")
-	if speed <= 0 {
-		return fmt.Errorf("--speed %v: must be positive", speed)
-	}
-	faults, err := sim.ParseFaults(c.String("byzantine"))
+	byzantine, err := parseByzantine(c.String("byzantine"), c.Int("nodes"))
 	if err != nil {
 		return err
 	}
-	duration := c.Duration("duration")
-	if duration <= 0 {
-		duration = 100 * 365 * 24 * time.Hour
-	}
-	s, err := sim.New(sim.Config{
-		Nodes: count, Threshold: threshold, Seed: uint64(time.Now().UnixNano()), Duration: duration, Dir: dir,
-		Faults: faults, Start: time.Now().UTC().Truncate(time.Second), DepositEvery: 20 * time.Second,
-		TSS: c.Bool("tss"), KeygenFor: c.Duration("keygen-for"),
-	})
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	if err := s.Open(); err != nil {
-		if c.Bool("tss") {
-			return fmt.Errorf("%w (or run with --tss=false)", err)
+	bin := c.String("bin")
+	if bin == "" {
+		if bin, err = os.Executable(); err != nil {
+			return fmt.Errorf("devnet: this binary's path: %w (pass --bin)", err)
 		}
+	}
+	d, err := devnet.Setup(devnet.Config{Nodes: c.Int("nodes"), Dir: dir, Binary: bin, BasePort: c.Int("base-port"),
+		DepositEvery: c.Duration("deposit-every"), Byzantine: byzantine})
+	if err != nil {
 		return err
 	}
-
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	w := c.App.Writer
-	mode := "tss sessions stand in"
-	if c.Bool("tss") {
-		mode = "real tss-lib sessions"
+	if err := d.Start(ctx); err != nil {
+		_ = d.Stop()
+		return err
 	}
-	fmt.Fprintf(w, "devnet: %d nodes (t=%d) in %s; a signing round every minute, %s; Ctrl-C stops\n", count, threshold, dir, mode)
-	wallStart, devStart := time.Now(), s.Now()
-	end := devStart.Add(duration)
-	nextStatus := devStart.Add(c.Duration("status-every"))
-	for s.Now().Before(end) {
-		if err := s.Step(); err != nil {
-			return err
-		}
-		if !s.Now().Before(nextStatus) {
-			printDevnetStatus(w, s)
-			nextStatus = nextStatus.Add(c.Duration("status-every"))
-		}
-		due := wallStart.Add(time.Duration(float64(s.Now().Sub(devStart)) / speed))
+	fmt.Fprintf(w, "devnet: %d metanode processes (t=%d, test key) in %s; chain at %s; Ctrl-C stops\n",
+		len(d.Nodes), d.Genesis.Threshold, dir, d.ChainURL)
+	for _, n := range d.Nodes {
+		fmt.Fprintf(w, "  node-%d %s  api http://%s/api/v1/status  metrics http://%s/metrics  log %s\n",
+			n.Index, n.Peer.String()[:16], n.REST, n.Metrics, filepath.Join(n.Home, "node.log"))
+	}
+	var deadline <-chan time.Time
+	if dur := c.Duration("duration"); dur > 0 {
+		deadline = time.After(dur)
+	}
+	ticker := time.NewTicker(c.Duration("status-every"))
+	defer ticker.Stop()
+	for running := true; running; {
 		select {
 		case <-ctx.Done():
-			end = s.Now()
-		case <-time.After(time.Until(due)):
+			running = false
+		case <-deadline:
+			running = false
+		case <-ticker.C:
+			printDevnetTable(w, d)
 		}
 	}
-	fmt.Fprintln(w)
-	printSimResult(w, s.Result(), fmt.Sprintf("devnet: %d nodes, t=%d, %v", count, threshold, s.Now().Sub(devStart).Round(time.Second)))
-	fmt.Fprintf(w, "inspect a node: metanode query rounds --log %s\n", filepath.Join(dir, "node-0", node.LogDir))
-	return nil
+	fmt.Fprintln(w, "devnet: stopping the nodes")
+	printDevnetTable(w, d)
+	err = d.Stop()
+	fmt.Fprintf(w, "devnet: stopped; inspect a node with metanode query rounds --log %s\n", filepath.Join(dir, "node-0", "log"))
+	return err
 }
 
-func printDevnetStatus(w io.Writer, s *sim.Sim) {
-	res := s.Result()
-	fmt.Fprintf(w, "%s  rounds signed %d, aborted %d, skipped %d; tss signatures verified %d\n", s.Now().Format("15:04:05"), res.Signed, res.Aborted, res.Skipped, res.Signatures)
-	for i, st := range s.Statuses() {
-		fmt.Fprintf(w, "          node-%d %s  events %6d  listed %d  pings sent %4d  dropped %d\n",
-			i, st.ID.Short(), st.Events, st.PeersListed, st.PingsSent, st.Dropped)
+func printDevnetTable(w io.Writer, d *devnet.Devnet) {
+	stats := d.Chain.Stats()
+	fmt.Fprintf(w, "%s  chain: deposits %d, txs confirmed %d\n", time.Now().Format("15:04:05"), stats.Deposits, stats.Confirmed)
+	fmt.Fprintf(w, "  %-7s %-9s %-8s %-6s %-7s %-7s %s\n", "node", "state", "round", "peers", "signed", "events", "last signature")
+	for i := range d.Nodes {
+		st, err := d.Status(i)
+		if err != nil {
+			fmt.Fprintf(w, "  node-%-2d %s\n", i, err)
+			continue
+		}
+		fmt.Fprintf(w, "  node-%-2d %-9s %-8d %-6d %-7d %-7d %s\n", i, st.State, st.Round, st.PeersListed, st.RoundsSigned, st.LogSeq, st.LastSignature)
 	}
+}
+
+// parseByzantine reads KIND@INDEX,...
+func parseByzantine(spec string, nodes int) (map[int]string, error) {
+	out := map[int]string{}
+	if spec == "" {
+		return out, nil
+	}
+	for _, part := range strings.Split(spec, ",") {
+		kind, at, ok := strings.Cut(strings.TrimSpace(part), "@")
+		i, err := strconv.Atoi(at)
+		if !ok || err != nil || i < 0 || i >= nodes {
+			return nil, fmt.Errorf("--byzantine %q: want KIND@INDEX with 0 <= INDEX < %d", part, nodes)
+		}
+		if !devnet.KnownBehaviour(kind) {
+			return nil, fmt.Errorf("--byzantine %q: unknown behaviour %q (known: %s)", part, kind, strings.Join(devnet.Behaviours(), ", "))
+		}
+		out[i] = kind
+	}
+	return out, nil
 }

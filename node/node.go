@@ -66,6 +66,9 @@ type Config struct {
 	// Validate is the gossip validator (default net.Validate). A
 	// simulation shares one that remembers results across its nodes.
 	Validate func(*events.Signed) error
+	// GenesisKey is the key the network starts on (a devnet's test key),
+	// recorded when the log does not hold it yet.
+	GenesisKey *events.KeyPublished
 }
 
 // Node is one metanode: its identity, its log and the state folded from it.
@@ -145,6 +148,10 @@ func Open(dir string, cfg Config) (*Node, error) {
 		store.Close()
 		return nil, err
 	}
+	if err := n.recordGenesisKey(); err != nil {
+		store.Close()
+		return nil, err
+	}
 	if err := n.loadShare(); err != nil {
 		store.Close()
 		return nil, err
@@ -154,6 +161,24 @@ func Open(dir string, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	return n, nil
+}
+
+// recordGenesisKey records the network's starting key once.
+func (n *Node) recordGenesisKey() error {
+	key := n.cfg.GenesisKey
+	if key == nil || n.state.Keys.Known(key.KeyID) {
+		return nil
+	}
+	return n.record(key)
+}
+
+// Stop records the sessions still running as interrupted (their parties
+// live in memory only) and closes the log.
+func (n *Node) Stop() error {
+	n.mu.Lock()
+	err := n.endInterrupted()
+	n.mu.Unlock()
+	return errors.Join(err, n.store.Close())
 }
 
 // endInterrupted records the sessions a stopped node left running as
@@ -200,6 +225,10 @@ func (n *Node) restore(params events.Params) error {
 	}
 	if _, err := replay.Run(n.store, n.state, replay.Until{}); err != nil {
 		return err
+	}
+	if started := n.state.Summary.Params().Genesis; params.Genesis != started && !params.Genesis.IsZero() {
+		return fmt.Errorf("the genesis's hash %s differs from the one the log %s started with (%s): this log belongs to another network",
+			params.Genesis.String()[:16], n.store.Path(), started.String()[:16])
 	}
 	if n.state.Summary.NodeID != n.id {
 		return fmt.Errorf("log %s belongs to node %s, but the identity key is %s's", n.store.Path(), n.state.Summary.NodeID.Short(), n.id.Short())

@@ -1,0 +1,75 @@
+package daemon
+
+import (
+	"crypto/sha512"
+	"slices"
+	"sync/atomic"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+
+	"github.com/metanode/metanode/events"
+	"github.com/metanode/metanode/net"
+)
+
+// ByzantineEnv makes a devnet node faulty on purpose: the behaviours of
+// the simulator that a real process can play at its transport.
+const ByzantineEnv = "METANODE_DEVNET_BYZANTINE"
+
+// Behaviours a devnet node can play.
+var behaviours = map[string]string{
+	"silent":         "sends nothing at all",
+	"forge":          "every second message goes out with a broken signature",
+	"tss-silent":     "sends no tss messages",
+	"wrong-checksum": "sends checksums whose sum is wrong (a provable lie: every node blocks it)",
+}
+
+// Behaviours lists the known byzantine behaviours, sorted.
+func Behaviours() []string {
+	out := make([]string, 0, len(behaviours))
+	for b := range behaviours {
+		out = append(out, b)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// KnownBehaviour reports whether b is a behaviour.
+func KnownBehaviour(b string) bool { _, ok := behaviours[b]; return ok }
+
+// byzantineSend wraps a transport's send with a behaviour.
+type byzantineSend struct {
+	behaviour string
+	key       crypto.PrivKey
+	send      func(events.Signed) error
+	sent      atomic.Uint64
+}
+
+func (b *byzantineSend) Send(m events.Signed) error {
+	count := b.sent.Add(1)
+	switch b.behaviour {
+	case "silent":
+		return nil
+	case "forge":
+		if count%2 == 0 {
+			m.Sig = append([]byte{}, m.Sig...)
+			m.Sig[0] ^= 0x01
+		}
+	case "tss-silent":
+		if m.Type == events.TypeTSS {
+			return nil
+		}
+	case "wrong-checksum":
+		if m.Type == events.TypeChecksum {
+			var c events.Checksum
+			if events.Unmarshal(m.Body, &c) == nil {
+				c.Sum = sha512.Sum512_256(c.Sum[:])
+				if body, err := events.Marshal(nil, &c); err == nil {
+					if resigned, err := net.Sign(b.key, m.Type, body); err == nil {
+						m = resigned
+					}
+				}
+			}
+		}
+	}
+	return b.send(m)
+}

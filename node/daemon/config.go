@@ -1,0 +1,199 @@
+// Package daemon is `metanode run`: the node on the wall clock, over
+// libp2p, with its operator's config, REST API and metrics.
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Files of a node's home directory.
+const (
+	ConfigFile     = "config.toml"
+	GenesisFile    = "genesis.toml"
+	IdentityFile   = "identity.key"
+	PassphraseFile = "passphrase"
+	SharesDir      = "shares"
+)
+
+// Config is an operator's config.toml. Names follow what Swingby's
+// operators know where there is an equivalent.
+type Config struct {
+	P2P     P2PConfig     `toml:"p2p"`
+	REST    RESTConfig    `toml:"rest"`
+	Metrics MetricsConfig `toml:"metrics"`
+	Log     LogConfig     `toml:"log"`
+	TSS     TSSConfig     `toml:"tss"`
+	Chain   ChainConfig   `toml:"chain"`
+}
+
+// P2PConfig is the node's libp2p host.
+type P2PConfig struct {
+	Moniker string   `toml:"moniker"`
+	Listen  []string `toml:"listen"` // multiaddrs
+	Peers   []string `toml:"peers"`  // static peers: multiaddrs ending in /p2p/<peer id>
+}
+
+// RESTConfig is the read-only REST API.
+type RESTConfig struct {
+	Listen string `toml:"listen"` // host:port; empty: off
+}
+
+// MetricsConfig is the Prometheus endpoint.
+type MetricsConfig struct {
+	Listen string `toml:"listen"` // host:port; empty: off
+}
+
+// LogConfig is the node's own log output (not its event log).
+type LogConfig struct {
+	Level  string `toml:"level"`  // debug, info, warn, error
+	Format string `toml:"format"` // json, text, or auto (json unless stderr is a terminal)
+}
+
+// TSSConfig is where the node's secrets come from.
+type TSSConfig struct {
+	// PassphraseFile (mode 0600) unlocks the identity key and the share
+	// store; METANODE_PASSPHRASE overrides it. Relative to the home.
+	PassphraseFile string `toml:"passphrase_file"`
+	// PreParamsPool: pre-parameter sets kept ready for keygen and
+	// resharing (generated in the background, 2-30 s each).
+	PreParamsPool int `toml:"preparams_pool"`
+}
+
+// ChainConfig is the chain the node watches and broadcasts to.
+type ChainConfig struct {
+	Kind    string `toml:"kind"`     // "devnet": the devnet's chain service
+	URL     string `toml:"url"`      // the chain service's address
+	StakeTx string `toml:"stake_tx"` // this node's stake, announced in its pings
+}
+
+// DefaultConfig is what `metanode init` writes.
+func DefaultConfig() Config {
+	return Config{
+		P2P:     P2PConfig{Listen: []string{"/ip4/0.0.0.0/tcp/12121"}},
+		REST:    RESTConfig{Listen: "127.0.0.1:8067"},
+		Metrics: MetricsConfig{Listen: "127.0.0.1:9067"},
+		Log:     LogConfig{Level: "info", Format: "auto"},
+		TSS:     TSSConfig{PassphraseFile: PassphraseFile, PreParamsPool: 2},
+		Chain:   ChainConfig{Kind: "devnet", URL: "http://127.0.0.1:8070"},
+	}
+}
+
+// LoadConfig reads DIR/config.toml; unknown keys are an error (a typo
+// must not silently fall back to a default).
+func LoadConfig(home string) (Config, error) {
+	path := filepath.Join(home, ConfigFile)
+	cfg := DefaultConfig()
+	meta, err := toml.DecodeFile(path, &cfg)
+	if errors.Is(err, os.ErrNotExist) {
+		return cfg, fmt.Errorf("%s: no config: run `metanode init --home %s` first", path, home)
+	}
+	if err != nil {
+		return cfg, fmt.Errorf("%s: %s", path, oneLine(err))
+	}
+	if undecoded := meta.Undecoded(); len(undecoded) > 0 {
+		return cfg, fmt.Errorf("%s: unknown setting %q", path, undecoded[0].String())
+	}
+	return cfg, cfg.Validate()
+}
+
+// Validate reports the first setting that cannot work.
+func (c Config) Validate() error {
+	if len(c.P2P.Listen) == 0 {
+		return errors.New("config: [p2p] listen is empty: the node needs an address to listen on")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("config: [log] level %q: want debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "json", "text", "auto":
+	default:
+		return fmt.Errorf("config: [log] format %q: want json, text or auto", c.Log.Format)
+	}
+	if c.Chain.Kind != "devnet" {
+		return fmt.Errorf("config: [chain] kind %q: only \"devnet\" exists yet (the Bitcoin adapter is planned)", c.Chain.Kind)
+	}
+	if c.Chain.URL == "" {
+		return errors.New("config: [chain] url is empty")
+	}
+	if c.TSS.PreParamsPool < 0 {
+		return fmt.Errorf("config: [tss] preparams_pool %d: must not be negative", c.TSS.PreParamsPool)
+	}
+	return nil
+}
+
+// oneLine makes a parse error one line (toml's errors may span several).
+func oneLine(err error) string {
+	var perr toml.ParseError
+	if errors.As(err, &perr) {
+		return fmt.Sprintf("line %d: %s", perr.Position.Line, perr.Message)
+	}
+	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+// configTemplate is the commented config.toml `metanode init` writes.
+const configTemplate = `# metanode node config. Every setting can be overridden by a flag of
+# ` + "`metanode run`" + ` or a METANODE_<SECTION>_<KEY> variable (e.g. METANODE_REST_LISTEN).
+
+[p2p]
+# A name for this node, shown to operators.
+moniker = {{moniker}}
+# Where the libp2p host listens (multiaddrs).
+listen = {{listen}}
+# Static peers, dialled and re-dialled forever: /ip4/HOST/tcp/PORT/p2p/PEER_ID.
+peers = {{peers}}
+
+[rest]
+# The read-only REST API (/api/v1/status, /api/v1/peers, ...); "" turns it off.
+listen = {{rest}}
+
+[metrics]
+# Prometheus /metrics; "" turns it off.
+listen = {{metrics}}
+
+[log]
+# debug, info, warn or error.
+level = {{level}}
+# json, text, or auto: JSON unless stderr is a terminal.
+format = {{format}}
+
+[tss]
+# The file (mode 0600) holding the passphrase that unlocks identity.key
+# and the share store; METANODE_PASSPHRASE overrides it.
+passphrase_file = {{passphrase}}
+# Pre-parameter sets kept ready for keygen and resharing.
+preparams_pool = {{pool}}
+
+[chain]
+# "devnet": the devnet's chain service (the Bitcoin adapter is planned).
+kind = {{kind}}
+url = {{url}}
+# This node's stake transaction, announced in its pings.
+stake_tx = {{stake}}
+`
+
+// Render writes c as a commented config.toml.
+func (c Config) Render() string {
+	q := func(s string) string { return fmt.Sprintf("%q", s) }
+	list := func(l []string) string {
+		quoted := make([]string, len(l))
+		for i, s := range l {
+			quoted[i] = q(s)
+		}
+		return "[" + strings.Join(quoted, ", ") + "]"
+	}
+	return strings.NewReplacer(
+		"{{moniker}}", q(c.P2P.Moniker), "{{listen}}", list(c.P2P.Listen), "{{peers}}", list(c.P2P.Peers),
+		"{{rest}}", q(c.REST.Listen), "{{metrics}}", q(c.Metrics.Listen),
+		"{{level}}", q(c.Log.Level), "{{format}}", q(c.Log.Format),
+		"{{passphrase}}", q(c.TSS.PassphraseFile), "{{pool}}", fmt.Sprint(c.TSS.PreParamsPool),
+		"{{kind}}", q(c.Chain.Kind), "{{url}}", q(c.Chain.URL), "{{stake}}", q(c.Chain.StakeTx),
+	).Replace(configTemplate)
+}
