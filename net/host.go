@@ -141,7 +141,7 @@ type Host struct {
 
 	static     map[peer.ID]*staticPeer
 	firstRound chan struct{} // closed when every static peer had its first dial
-	kick       chan struct{} // a static peer disconnected: re-dial now
+	kick       chan struct{} // a static peer disconnected: wakes the re-dial loop
 
 	nonce atomic.Uint64
 
@@ -150,6 +150,8 @@ type Host struct {
 
 	ctx       context.Context
 	cancel    context.CancelFunc
+	deliverMu sync.RWMutex
+	closed    bool // under deliverMu
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 	closeErr  error
@@ -255,7 +257,13 @@ func NewHost(ctx context.Context, cfg HostConfig) (*Host, error) {
 	}
 	h.wg.Add(1)
 	go h.redialLoop()
-	context.AfterFunc(ctx, func() { _ = h.Close() })
+	go func() { // not in wg: it may be the one closing
+		select {
+		case <-ctx.Done():
+			_ = h.Close()
+		case <-h.ctx.Done():
+		}
+	}()
 	h.log.Info("p2p host started", "addrs", h.Addrs(), "static_peers", len(h.static), "network", cfg.Network)
 	return h, nil
 }
@@ -606,9 +614,20 @@ func (h *Host) readTopic(typ string, sub *pubsub.Subscription) {
 		if !ok { // cannot happen: every topic has our validator
 			continue
 		}
-		h.metrics.received.WithLabelValues(typ).Inc()
-		h.cfg.Deliver(*m)
+		h.deliver(typ, m)
 	}
+}
+
+// deliver hands an accepted message to cfg.Deliver, unless the host is
+// closed: Close waits for deliveries under way, and none starts after.
+func (h *Host) deliver(typ string, m *events.Signed) {
+	h.deliverMu.RLock()
+	defer h.deliverMu.RUnlock()
+	if h.closed {
+		return
+	}
+	h.metrics.received.WithLabelValues(typ).Inc()
+	h.cfg.Deliver(*m)
 }
 
 // Close stops the host: gossip, direct streams and re-dialing. It is
@@ -616,6 +635,9 @@ func (h *Host) readTopic(typ string, sub *pubsub.Subscription) {
 func (h *Host) Close() error {
 	h.closeOnce.Do(func() {
 		h.cancel() // stops pubsub, the topic readers and the re-dial loop
+		h.deliverMu.Lock()
+		h.closed = true
+		h.deliverMu.Unlock()
 		h.wg.Wait()
 		h.closeErr = h.host.Close()
 		h.log.Info("p2p host closed")

@@ -103,9 +103,5 @@ func (h *Host) handleDirect(s network.Stream) {
 		drop(dropMisrouted, nil)
 		return
 	}
-	if h.ctx.Err() != nil {
-		return
-	}
-	h.metrics.received.WithLabelValues(typ).Inc()
-	h.cfg.Deliver(*m)
+	h.deliver(typ, m)
 }
