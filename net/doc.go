@@ -1,5 +1,7 @@
 // Package net is how protocol messages travel: the signed envelope of
-// PROTOCOL.md section 1 and its validation, and transports that carry
-// envelopes between nodes (an in-memory bus now; the libp2p gossipsub host
-// follows with the networking work).
+// PROTOCOL.md section 1 and its validation, and the transports that carry
+// envelopes between nodes: an in-memory bus for nodes in one process, and
+// Host, the libp2p transport (gossipsub with a topic per message type,
+// direct streams for point-to-point tss messages, static peers kept
+// connected).
 package net
