@@ -228,7 +228,7 @@ func (n *Node) restore(params events.Params) error {
 	}
 	if started := n.state.Summary.Params().Genesis; params.Genesis != started && !params.Genesis.IsZero() {
 		return fmt.Errorf("the genesis's hash %s differs from the one the log %s started with (%s): this log belongs to another network",
-			params.Genesis.String()[:16], n.store.Path(), started.String()[:16])
+			short(params.Genesis), n.store.Path(), short(started))
 	}
 	if n.state.Summary.NodeID != n.id {
 		return fmt.Errorf("log %s belongs to node %s, but the identity key is %s's", n.store.Path(), n.state.Summary.NodeID.Short(), n.id.Short())
@@ -610,3 +610,38 @@ func (n *Node) View(fn func(*projections.State)) {
 func (n *Node) Close() error {
 	return n.store.Close()
 }
+
+// CheckLog reports, without writing anything, whether the log in dir
+// (if there is one) started on the given genesis hash: a node refuses
+// a genesis.toml other than the one its log began with.
+func CheckLog(dir string, genesis events.Hash) error {
+	path := filepath.Join(dir, LogDir)
+	if _, err := os.Stat(filepath.Join(path, "events.db")); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	store, err := events.Open(path, events.Options{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	var started *events.Params
+	err = store.ForEach(1, 1, func(_ uint64, ev events.Event) error {
+		if g, ok := ev.(*events.Genesis); ok {
+			started = &g.Params
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if started == nil {
+		return nil // an empty log: the genesis is written at open
+	}
+	if started.Genesis != genesis {
+		return fmt.Errorf("the genesis's hash %s differs from the one the log %s started with (%s): this log belongs to another network",
+			short(genesis), store.Path(), short(started.Genesis))
+	}
+	return nil
+}
+
+func short(h events.Hash) string { return h.String()[:16] }

@@ -62,6 +62,9 @@ func Run(ctx context.Context, home string, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if err := node.CheckLog(home, params.Genesis); err != nil {
+		return err
+	}
 	restListener, err := listen("[rest]", cfg.REST.Listen)
 	if err != nil {
 		return err
