@@ -47,6 +47,8 @@ bench:
 	$(GO) test -run='^$$' -bench=. -benchtime=1x ./...
 	$(GO) run ./cmd/metanode bench log --json
 	$(GO) run ./cmd/metanode bench replay --json
+	$(GO) run ./cmd/metanode bench pings --json
+	$(MAKE) build && $(BIN) bench round --json
 
 $(STATICCHECK):
 	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
@@ -60,8 +62,10 @@ lint: $(STATICCHECK)
 fixtures:
 	$(GO) run ./cmd/metanode tss fixtures --committee 5/2 --committee 7/4 --committee 10/6
 
-devnet:
-	$(GO) run ./cmd/metanode devnet --fresh
+# Five real `metanode run` processes on loopback (homes under .devnet/),
+# their chain played in the devnet process; Ctrl-C stops them all.
+devnet: build
+	$(BIN) devnet --fresh
 
 clean:
 	rm -rf bin

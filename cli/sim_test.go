@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -81,23 +82,27 @@ func TestSimAuditQuery(t *testing.T) {
 	}
 }
 
-func TestDevnet(t *testing.T) {
+// TestDevnetRefuses: the devnet's inputs are checked before any process
+// starts (the devnet itself runs real processes: devnet/e2e_test.go).
+func TestDevnetRefuses(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "devnet")
-	text, err := run(t, "devnet", "--dir", dir, "--duration", "4m", "--speed", "1000000", "--status-every", "1m")
-	if err != nil {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--nodes", "6"}, "test keys are for committees of 5, 7 and 10"},
+		{[]string{"--byzantine", "sneaky@1"}, "unknown behaviour"},
+		{[]string{"--byzantine", "silent@9"}, "0 <= INDEX < 5"},
+	} {
+		if _, err := run(t, append([]string{"devnet", "--dir", dir}, tc.args...)...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("devnet %v: %v, want %q", tc.args, err, tc.want)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "node-0"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(text, "rounds: ") || strings.Count(text, "node-3") < 4 {
-		t.Fatalf("devnet output:\n%s", text)
-	}
-	if text, err = run(t, "replay", "--verify", "--log", filepath.Join(dir, "node-1", "log")); err != nil {
-		t.Fatalf("the devnet's log does not verify: %s %v", text, err)
-	}
-	if _, err := run(t, "devnet", "--dir", dir, "--duration", "1m"); err == nil || !strings.Contains(err.Error(), "--fresh") {
-		t.Fatalf("a second devnet over the first: %v", err)
-	}
-	if _, err := run(t, "devnet", "--dir", dir, "--fresh", "--duration", "1m", "--speed", "1000000"); err != nil {
-		t.Fatalf("--fresh: %v", err)
+	if _, err := run(t, "devnet", "--dir", dir); err == nil || !strings.Contains(err.Error(), "--fresh") {
+		t.Fatalf("a devnet over an earlier one: %v", err)
 	}
 }
 

@@ -152,4 +152,3 @@ func procMB(pid int, field string) float64 {
 	}
 	return 0
 }
-

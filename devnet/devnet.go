@@ -358,6 +358,5 @@ func (d *Devnet) LogTail(i int, max int) string {
 	return string(data)
 }
 
-
 // Started reports whether node i's process was ever started.
 func (d *Devnet) Started(i int) bool { return d.Nodes[i].cmd != nil }

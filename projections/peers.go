@@ -16,14 +16,14 @@ type PingVerdict uint8
 // Ping verdicts. Every rejected ping stays in the log as evidence; the
 // verdict only says why it did not count.
 const (
-	PingAccepted    PingVerdict = iota
-	PingUndecodable             // the body is not a ping
-	PingWrongSender             // the body names another peer than the signer
-	PingReplayed                // seq not above the last accepted seq
-	PingClockSkew               // time too far from our clock
-	PingNoClock                 // no tick yet: nothing to compare the time with
-	PingBadProof                // a committee member's share proof does not verify
-	PingOtherNetwork            // the ping names another network's genesis
+	PingAccepted     PingVerdict = iota
+	PingUndecodable              // the body is not a ping
+	PingWrongSender              // the body names another peer than the signer
+	PingReplayed                 // seq not above the last accepted seq
+	PingClockSkew                // time too far from our clock
+	PingNoClock                  // no tick yet: nothing to compare the time with
+	PingBadProof                 // a committee member's share proof does not verify
+	PingOtherNetwork             // the ping names another network's genesis
 	pingVerdictCount
 )
 

@@ -102,6 +102,10 @@ func TestPingChecks(t *testing.T) {
 			body, _ := events.Marshal(nil, &events.Ping{PeerID: eventstest.Peer(2), Seq: 1, Time: pt.now})
 			pt.apply(&events.PingReceived{Msg: eventstest.Signed(events.TypePing, 1, body)})
 		}, projections.PingWrongSender},
+		{"another network's genesis", func(pt *peerTable) {
+			body, _ := events.Marshal(nil, &events.Ping{PeerID: eventstest.Peer(1), Seq: 1, Time: pt.now, Genesis: eventstest.Hash("other network")})
+			pt.apply(&events.PingReceived{Msg: eventstest.Signed(events.TypePing, 1, body)})
+		}, projections.PingOtherNetwork},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
