@@ -10,7 +10,7 @@ STATICCHECK_VERSION := v0.8.2
 FUZZTIME    ?= 20000x
 LONG_FUZZTIME ?= 2m
 # Every fuzz target as package:Name.
-FUZZ_TARGETS := ./events:FuzzParseRecord ./events:FuzzDecodeEvent ./events:FuzzMessageBodies ./events:FuzzDecodePing ./tss:FuzzVerifyShare
+FUZZ_TARGETS := ./events:FuzzParseRecord ./events:FuzzDecodeEvent ./events:FuzzMessageBodies ./events:FuzzDecodePing ./tss:FuzzVerifyShare ./net:FuzzDecodeFrame
 
 .PHONY: build test unit fuzz-quick bench lint fuzz soak devnet fixtures clean
 

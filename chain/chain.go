@@ -26,12 +26,12 @@ type Chain interface {
 }
 
 // SignedTx is a signing session's outcome as the chain takes it: the
-// doc's digest M0 signed under the vault's key, the deposits it spends
-// and the intents it pays.
+// tx doc (projections.TxDoc's canonical bytes, whose hash is M0) and
+// the signature of M0 under the vault's key. The chain reads what the
+// tx spends and pays from the doc itself, never from the sender's word.
 type SignedTx struct {
-	Session   events.Hash       `json:"session"`
-	M0        events.Hash       `json:"m0"`
-	Signature []byte            `json:"signature"`
-	Spends    []string          `json:"spends"`
-	Payouts   []events.TxPayout `json:"payouts"`
+	Session   events.Hash `json:"session"`
+	M0        events.Hash `json:"m0"`
+	Doc       []byte      `json:"doc"`
+	Signature []byte      `json:"signature"`
 }

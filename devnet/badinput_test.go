@@ -133,8 +133,16 @@ func TestBadInput(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 		cmd.Process.Signal(syscall.SIGTERM)
-		if err := cmd.Wait(); err != nil {
-			t.Fatalf("a clean stop: %v\n%s", err, out.String())
+		stopped := make(chan error, 1)
+		go func() { stopped <- cmd.Wait() }()
+		select {
+		case err := <-stopped:
+			if err != nil {
+				t.Fatalf("a clean stop: %v\n%s", err, out.String())
+			}
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			t.Fatalf("no clean stop within 30 s:\n%s", out.String())
 		}
 		genesis := filepath.Join(home, "genesis.toml")
 		saved, err := os.ReadFile(genesis)

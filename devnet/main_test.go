@@ -1,6 +1,8 @@
 package devnet_test
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -39,9 +41,12 @@ func setup(t *testing.T, cfg devnet.Config) *devnet.Devnet {
 	var err error
 	for range 10 {
 		cfg.Dir = filepath.Join(t.TempDir(), "devnet")
-		cfg.BasePort = 20000 + 400*rand.IntN(100)
+		// below Linux's ephemeral ports (32768-60999), so no outgoing
+		// connection takes a node's port between the check and its bind
+		cfg.BasePort = 10000 + 400*rand.IntN(50)
 		var d *devnet.Devnet
 		if d, err = devnet.Setup(cfg); err == nil {
+			t.Cleanup(func() { _ = d.Stop() }) // no process outlives a failed test
 			return d
 		}
 	}
@@ -58,6 +63,10 @@ func waitFor(t *testing.T, d *devnet.Devnet, within time.Duration, what string, 
 			for i := range d.Nodes {
 				t.Logf("node-%d output (end):\n%s", i, d.LogTail(i, 3000))
 			}
+			var rounds, blocks json.RawMessage
+			_ = d.GetJSON(context.Background(), 1, "/api/v1/rounds?limit=8", &rounds)
+			_ = d.GetJSON(context.Background(), 1, "/api/v1/blocks", &blocks)
+			t.Logf("node-1 rounds: %s\nnode-1 blocks: %s", rounds, blocks)
 			t.Fatalf("not within %v: %s", within, what)
 		}
 		for i := range d.Nodes {

@@ -67,6 +67,11 @@ type HostConfig struct {
 	// (node.Admits). No: the message is ignored, neither delivered nor
 	// forwarded. nil admits all.
 	Admit func(from events.PeerID, typ string) bool
+	// Welcome, if set, judges an admitted message further before it is
+	// delivered or forwarded (the node: a ping that would not count - a
+	// replay, a clock far off, another network - goes no further).
+	// false -> pubsub.ValidationIgnore.
+	Welcome func(m *events.Signed) bool
 	// Deliver receives every accepted message from another node, by
 	// gossip or direct stream, exactly as its sender signed it. It is
 	// called from several goroutines at once and may block briefly (a
@@ -594,6 +599,10 @@ func (h *Host) check(data []byte, typ string) (*events.Signed, string, pubsub.Va
 	if h.cfg.Admit != nil && !h.cfg.Admit(m.From, m.Type) {
 		h.log.Debug("p2p drop: peer not admitted", "type", typ, "from", m.From.Short())
 		return nil, dropUnknownPeer, pubsub.ValidationIgnore
+	}
+	if h.cfg.Welcome != nil && !h.cfg.Welcome(&m) {
+		h.log.Debug("p2p drop: not welcome", "type", typ, "from", m.From.Short())
+		return nil, dropUnwelcome, pubsub.ValidationIgnore
 	}
 	return &m, "", pubsub.ValidationAccept
 }

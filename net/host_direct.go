@@ -75,6 +75,12 @@ func (h *Host) handleDirect(s network.Stream) {
 		h.metrics.dropped.WithLabelValues(typ, reason).Inc()
 		h.log.Debug("p2p drop: direct stream", "remote", from, "reason", reason, "err", err)
 	}
+	remote := events.PeerID(s.Conn().RemotePeer())
+	if h.cfg.Admit != nil && !h.cfg.Admit(remote, typ) {
+		_ = s.Reset() // a stranger holds no stream and no memory
+		drop(dropUnknownPeer, nil)
+		return
+	}
 	if err := s.Scope().ReserveMemory(maxDirectFrame, network.ReservationPriorityAlways); err != nil {
 		_ = s.Reset()
 		drop(dropStream, err)
@@ -99,7 +105,7 @@ func (h *Host) handleDirect(s network.Stream) {
 		drop(reason, nil)
 		return
 	}
-	if to, ok := pointToPoint(m); !ok || to != h.host.ID() {
+	if to, ok := pointToPoint(m); !ok || to != h.host.ID() || m.From != remote {
 		drop(dropMisrouted, nil)
 		return
 	}

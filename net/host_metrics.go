@@ -15,6 +15,7 @@ const (
 	dropTooLarge    = "too_large"    // Validate: ErrTooLarge, or a direct stream over its limit
 	dropInvalid     = "invalid"      // Validate: bad sender or signature, or any other validation error
 	dropUnknownPeer = "unknown_peer" // Admit said no: pubsub.ValidationIgnore
+	dropUnwelcome   = "unwelcome"    // Welcome said no: pubsub.ValidationIgnore
 	dropMisrouted   = "misrouted"    // a direct stream's tss message that is not point to point to us
 	dropStream      = "stream"       // a direct stream that failed before its end
 )

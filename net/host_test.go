@@ -389,10 +389,22 @@ func TestHostValidators(t *testing.T) {
 	forgedDirect.Sig[0] ^= 1
 	unadmittedDirect := sign(t, bad.key, events.TypeTSS, events.TSSMessage{To: []events.PeerID{hosts[0].ID()}, Payload: []byte("y")})
 
-	for _, m := range []events.Signed{forged, oversized, unadmitted, ping, forgedDirect, unadmittedDirect} {
+	for _, m := range []events.Signed{forged, oversized, unadmitted, ping} {
 		if err := bad.Send(m); err != nil {
 			t.Fatalf("send %s: %v", m.Type, err)
 		}
+	}
+	// A stranger's direct streams are refused before anything is read.
+	for _, m := range []events.Signed{forgedDirect, unadmittedDirect} {
+		if err := bad.Send(m); err == nil {
+			t.Fatalf("a stranger's direct tss message was acknowledged")
+		}
+	}
+	// An admitted peer relaying another's point-to-point message: a
+	// direct message comes from its author only.
+	relayed := sign(t, hosts[2].key, events.TypeTSS, events.TSSMessage{To: []events.PeerID{hosts[0].ID()}, Payload: []byte("z")})
+	if err := friend.Send(relayed); err != nil {
+		t.Fatalf("relay: %v", err)
 	}
 	// a checksum framed on the proposal topic (the bad host's own
 	// validator would stop it)
@@ -417,8 +429,8 @@ func TestHostValidators(t *testing.T) {
 		})
 	}
 	waitFor(t, 10*time.Second, "direct drops counted", func() bool {
-		return counter(hosts[0].metrics.dropped, events.TypeTSS, dropInvalid) >= 1 &&
-			counter(hosts[0].metrics.dropped, events.TypeTSS, dropUnknownPeer) >= 1
+		return counter(hosts[0].metrics.dropped, events.TypeTSS, dropUnknownPeer) >= 2 &&
+			counter(hosts[0].metrics.dropped, events.TypeTSS, dropMisrouted) >= 1
 	})
 	for _, h := range good {
 		h.rec.mu.Lock()

@@ -64,3 +64,22 @@ func (n *Node) Admits(from events.PeerID, typ string) bool {
 	defer n.mu.Unlock()
 	return n.admitted(from)
 }
+
+// Welcomes judges a message a transport is about to deliver or forward:
+// a ping counts only if it would be accepted now (not a replay, its clock
+// within the skew, this network's genesis, a valid share proof) and can
+// either refresh an admitted peer or lead to a stake check. Replayed or
+// stale pings, which anyone can re-send, then go no further than the
+// first node that sees them. Other messages: admission decides.
+func (n *Node) Welcomes(m *events.Signed) bool {
+	if m.Type != events.TypePing {
+		return true
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	ping, verdict := n.state.Peers.CheckPing(m)
+	if verdict != projections.PingAccepted {
+		return false
+	}
+	return n.admitted(m.From) || n.state.Peers.WelcomePing(&ping, 0)
+}

@@ -381,3 +381,43 @@ func BenchmarkDropStrangerPings(b *testing.B) {
 		b.Fatalf("%d dropped, want %d", got, b.N*len(rest))
 	}
 }
+
+// TestWelcomes: what a transport may forward. A stranger's first ping
+// is welcome (it can lead to a stake check), the same ping again is not
+// (anyone can re-send it), nor a ping far off the clock or of another
+// network; other messages are admission's to judge.
+func TestWelcomes(t *testing.T) {
+	chain := &queuedChain{valid: map[string]bool{}}
+	n := openTest(t, chain, false)
+	p := newPeer(t, 1)
+	first := p.ping(t, t0)
+	if !n.Welcomes(&first) {
+		t.Fatal("a stranger's first ping is not welcome")
+	}
+	n.Receive(first)
+	if n.Welcomes(&first) {
+		t.Fatal("a replayed ping is welcome")
+	}
+	if late := p.ping(t, t0.Add(-time.Minute)); n.Welcomes(&late) {
+		t.Fatal("a ping a minute off the clock is welcome")
+	}
+	p.seq++
+	other := p.sign(t, events.TypePing, &events.Ping{PeerID: p.id, Seq: p.seq, Time: events.TimeOf(t0), Genesis: sha512.Sum512_256([]byte("other"))})
+	if n.Welcomes(&other) {
+		t.Fatal("another network's ping is welcome")
+	}
+	if next := p.ping(t, t0); n.Welcomes(&next) {
+		t.Fatal("a second stranger ping is welcome while its stake check is open")
+	}
+	chain.valid["stake-"+p.id.Short()] = true
+	if err := n.Tick(t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	chain.answerAll()
+	if next := p.ping(t, t0.Add(time.Second)); !n.Welcomes(&next) {
+		t.Fatal("an admitted peer's next ping is not welcome")
+	}
+	if c := p.checksum(t, 1); !n.Welcomes(&c) {
+		t.Fatal("Welcomes judged a checksum: admission's job")
+	}
+}

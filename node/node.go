@@ -148,10 +148,6 @@ func Open(dir string, cfg Config) (*Node, error) {
 		store.Close()
 		return nil, err
 	}
-	if err := n.recordGenesisKey(); err != nil {
-		store.Close()
-		return nil, err
-	}
 	if err := n.loadShare(); err != nil {
 		store.Close()
 		return nil, err
@@ -161,15 +157,6 @@ func Open(dir string, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	return n, nil
-}
-
-// recordGenesisKey records the network's starting key once.
-func (n *Node) recordGenesisKey() error {
-	key := n.cfg.GenesisKey
-	if key == nil || n.state.Keys.Known(key.KeyID) {
-		return nil
-	}
-	return n.record(key)
 }
 
 // Stop records the sessions still running as interrupted (their parties
@@ -221,7 +208,13 @@ func (n *Node) restore(params events.Params) error {
 		if err := params.Validate(); err != nil {
 			return err
 		}
-		return n.record(&events.Genesis{Params: params})
+		// A new log: the genesis, and the key the network starts on, in
+		// one append (a later open never adopts it again).
+		evs := []events.Event{&events.Genesis{Params: params}}
+		if n.cfg.GenesisKey != nil {
+			evs = append(evs, n.cfg.GenesisKey)
+		}
+		return n.recordAll(evs)
 	}
 	if _, err := replay.Run(n.store, n.state, replay.Until{}); err != nil {
 		return err

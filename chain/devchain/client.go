@@ -23,6 +23,12 @@ type Client struct {
 	self events.PeerID
 	http *http.Client
 	log  *slog.Logger
+
+	// After is the last fact already taken (a restarted node's cursor);
+	// Progress, if set, hears the cursor after each batch of facts is
+	// handed over, to keep it.
+	After    uint64
+	Progress func(after uint64)
 }
 
 var _ chain.Chain = (*Client)(nil)
@@ -68,7 +74,7 @@ func (c *Client) stake(p events.PeerID, tx string) (events.StakeChecked, error) 
 // Watch long-polls the chain's facts from the first, re-trying every
 // second while the chain cannot be reached.
 func (c *Client) Watch(ctx context.Context, onFact func(events.Event), onIntent func(events.KVEntry)) error {
-	var after uint64
+	after := c.After
 	self := peer.ID(c.self).String()
 	for ctx.Err() == nil {
 		var reply factsReply
@@ -96,6 +102,9 @@ func (c *Client) Watch(ctx context.Context, onFact func(events.Event), onIntent 
 			case f.Intent != nil && f.Intent.By == self && onIntent != nil:
 				onIntent(events.KVEntry{Amount: f.Intent.Amount, Intent: f.Intent.Intent})
 			}
+		}
+		if len(reply.Facts) > 0 && c.Progress != nil {
+			c.Progress(after)
 		}
 	}
 	return ctx.Err()

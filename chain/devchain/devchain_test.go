@@ -15,6 +15,7 @@ import (
 	"github.com/metanode/metanode/chain"
 	"github.com/metanode/metanode/events"
 	"github.com/metanode/metanode/events/eventstest"
+	"github.com/metanode/metanode/projections"
 )
 
 // compactSign signs digest with key as a tss signature looks: r || s.
@@ -106,18 +107,40 @@ func TestChainService(t *testing.T) {
 		t.Fatalf("first fact: %+v", atA.facts[0])
 	}
 
-	m0 := sha512.Sum512_256([]byte("doc"))
-	tx := chain.SignedTx{Session: sha512.Sum512_256([]byte("session")), M0: m0, Spends: []string{"devnet:deposit-1:0"}}
+	doc := projections.TxDoc{Round: 7, Inputs: []string{events.DepositID("devnet", "deposit-1", 0)},
+		Payouts: []projections.Payout{{Deposit: events.DepositID("devnet", "deposit-1", 0), Amount: 10_017, Intent: []byte("pay")}}}
+	m0 := doc.M0()
+	tx := chain.SignedTx{Session: sha512.Sum512_256([]byte("session")), M0: m0, Doc: doc.Encode()}
 	other, _ := btcec.NewPrivateKey()
 	tx.Signature = compactSign(other, m0[:])
 	if err := clientA.Broadcast(ctx, tx); err == nil || !strings.Contains(err.Error(), "does not verify") {
 		t.Fatalf("a tx signed by another key: %v", err)
 	}
-	tx.Signature = compactSign(vault, m0[:])
+	// a doc other than the one signed
+	forged := doc
+	forged.Inputs = []string{events.DepositID("devnet", "deposit-2", 0)}
+	tx.Doc, tx.Signature = forged.Encode(), compactSign(vault, m0[:])
+	if err := clientA.Broadcast(ctx, tx); err == nil || !strings.Contains(err.Error(), "does not hash") {
+		t.Fatalf("a doc other than the signed one: %v", err)
+	}
+	// a signed doc spending a deposit the chain never made
+	invented := projections.TxDoc{Round: 8, Inputs: []string{events.DepositID("devnet", "deposit-99", 0)}}
+	im0 := invented.M0()
+	if err := clientA.Broadcast(ctx, chain.SignedTx{Session: tx.Session, M0: im0, Doc: invented.Encode(), Signature: compactSign(vault, im0[:])}); err == nil || !strings.Contains(err.Error(), "not an unspent deposit") {
+		t.Fatalf("a tx spending an invented deposit: %v", err)
+	}
+	tx.Doc = doc.Encode()
 	for range 2 { // twice: confirmed once
 		if err := clientA.Broadcast(ctx, tx); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// another doc spending the same deposit: a double spend
+	again := doc
+	again.Round = 9
+	am0 := again.M0()
+	if err := clientA.Broadcast(ctx, chain.SignedTx{Session: tx.Session, M0: am0, Doc: again.Encode(), Signature: compactSign(vault, am0[:])}); err == nil || !strings.Contains(err.Error(), "not an unspent deposit") {
+		t.Fatalf("a double spend: %v", err)
 	}
 	waitUntil(t, func() bool { fa, _ := atA.count(); return fa == 5 })
 	time.Sleep(50 * time.Millisecond) // a second confirmation would land within a block time
@@ -127,7 +150,7 @@ func TestChainService(t *testing.T) {
 		t.Fatalf("%d facts, want 4 deposits and one confirmation", len(atA.facts))
 	}
 	conf, ok := atA.facts[4].(*events.TxConfirmed)
-	if !ok || conf.TxID != tx.Session.String() || len(conf.Spends) != 1 {
+	if !ok || conf.TxID != tx.Session.String() || len(conf.Spends) != 1 || len(conf.Payouts) != 1 || string(conf.Payouts[0].Intent) != "pay" {
 		t.Fatalf("confirmation: %+v", atA.facts[4])
 	}
 	if srv.Stats().Confirmed != 1 || srv.Stats().Deposits != 4 {

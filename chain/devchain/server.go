@@ -7,10 +7,12 @@ package devchain
 
 import (
 	"context"
+	"crypto/sha512"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/metanode/metanode/chain"
 	"github.com/metanode/metanode/events"
+	"github.com/metanode/metanode/projections"
 	"github.com/metanode/metanode/tss"
 )
 
@@ -57,7 +60,9 @@ type Server struct {
 	facts     []fact
 	advanced  chan struct{} // closed and replaced when facts grow
 	deposits  int
-	confirmed map[events.Hash]bool
+	made      map[string]bool      // deposit ids the chain made
+	spent     map[string]bool      // deposit ids a confirmed tx spent
+	confirmed map[events.Hash]bool // M0s confirmed (or about to be)
 	intentBy  int
 }
 
@@ -100,7 +105,8 @@ func New(cfg Config) *Server {
 	if cfg.BlockTime == 0 {
 		cfg.BlockTime = 2 * time.Second
 	}
-	return &Server{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, 0x636861696e)), advanced: make(chan struct{}), confirmed: map[events.Hash]bool{}}
+	return &Server{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, 0x636861696e)), advanced: make(chan struct{}),
+		made: map[string]bool{}, spent: map[string]bool{}, confirmed: map[events.Hash]bool{}}
 }
 
 // Handler serves the chain's API.
@@ -159,6 +165,7 @@ func (s *Server) Deposit() error {
 		s.appendLocked(fact{Intent: &wireIntent{By: peer.ID(by).String(), Amount: amount, Intent: []byte(fmt.Sprintf("pay %d to dest-%d", amount, k))}})
 	}
 	now := events.TimeOf(s.cfg.Now())
+	s.made[events.DepositID(s.cfg.Name, fmt.Sprintf("deposit-%d", k), 0)] = true
 	ev, err := encodeEvent(&events.DepositObserved{
 		Chain: s.cfg.Name, TxID: fmt.Sprintf("deposit-%d", k), Amount: amount, Sender: fmt.Sprintf("sender-%d", k),
 		Confirmations: s.cfg.Confirmations, SeenAt: now, ConfirmedAt: now,
@@ -246,10 +253,23 @@ func (s *Server) serveFacts(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// serveBroadcast takes a signed tx: its doc must hash to the M0 the
+// signature covers, the signature must verify under the vault's key,
+// and every input must be a deposit of this chain not spent yet. One
+// confirmation per doc, whoever broadcasts it and however often.
 func (s *Server) serveBroadcast(w http.ResponseWriter, r *http.Request) {
 	var tx chain.SignedTx
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&tx); err != nil {
 		writeError(w, http.StatusBadRequest, "broadcast: "+err.Error())
+		return
+	}
+	if sha512.Sum512_256(tx.Doc) != tx.M0 {
+		writeError(w, http.StatusBadRequest, "broadcast: the doc does not hash to the m0 signed")
+		return
+	}
+	var doc projections.TxDoc
+	if err := events.Unmarshal(tx.Doc, &doc); err != nil {
+		writeError(w, http.StatusBadRequest, "broadcast: the doc does not decode: "+err.Error())
 		return
 	}
 	if !tss.VerifyCompact(s.cfg.VaultKey, tx.M0[:], tx.Signature) {
@@ -257,20 +277,38 @@ func (s *Server) serveBroadcast(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	seen := s.confirmed[tx.Session]
-	s.confirmed[tx.Session] = true
-	s.mu.Unlock()
-	if !seen {
-		time.AfterFunc(s.cfg.BlockTime, func() { s.confirm(tx) })
+	if s.confirmed[tx.M0] {
+		s.mu.Unlock()
+		writeJSON(w, http.StatusOK, map[string]bool{"accepted": true})
+		return
 	}
+	spends := slices.Clone(doc.Inputs)
+	slices.Sort(spends)
+	for _, in := range spends {
+		if !s.made[in] || s.spent[in] {
+			s.mu.Unlock()
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("broadcast: input %s is not an unspent deposit of this chain", in))
+			return
+		}
+	}
+	for _, in := range spends {
+		s.spent[in] = true
+	}
+	s.confirmed[tx.M0] = true
+	s.mu.Unlock()
+	payouts := []events.TxPayout{}
+	for _, p := range doc.Payouts {
+		payouts = append(payouts, events.TxPayout{Deposit: p.Deposit, Intent: p.Intent})
+	}
+	time.AfterFunc(s.cfg.BlockTime, func() { s.confirm(tx.Session, spends, payouts) })
 	writeJSON(w, http.StatusOK, map[string]bool{"accepted": true})
 }
 
 // confirm records a broadcast tx's confirmation, a block later.
-func (s *Server) confirm(tx chain.SignedTx) {
+func (s *Server) confirm(session events.Hash, spends []string, payouts []events.TxPayout) {
 	now := s.cfg.Now()
 	ev, err := encodeEvent(&events.TxConfirmed{
-		Chain: s.cfg.Name, TxID: tx.Session.String(), Height: uint64(now.Unix()), Confirmations: 1, Spends: tx.Spends, Payouts: tx.Payouts,
+		Chain: s.cfg.Name, TxID: session.String(), Height: uint64(now.Unix()), Confirmations: 1, Spends: spends, Payouts: payouts,
 	})
 	if err != nil {
 		return

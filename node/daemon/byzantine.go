@@ -3,7 +3,6 @@ package daemon
 import (
 	"crypto/sha512"
 	"slices"
-	"sync/atomic"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 
@@ -18,7 +17,6 @@ const ByzantineEnv = "METANODE_DEVNET_BYZANTINE"
 // Behaviours a devnet node can play.
 var behaviours = map[string]string{
 	"silent":         "sends nothing at all",
-	"forge":          "every second message goes out with a broken signature",
 	"tss-silent":     "sends no tss messages",
 	"wrong-checksum": "sends checksums whose sum is wrong (a provable lie: every node blocks it)",
 }
@@ -41,19 +39,12 @@ type byzantineSend struct {
 	behaviour string
 	key       crypto.PrivKey
 	send      func(events.Signed) error
-	sent      atomic.Uint64
 }
 
 func (b *byzantineSend) Send(m events.Signed) error {
-	count := b.sent.Add(1)
 	switch b.behaviour {
 	case "silent":
 		return nil
-	case "forge":
-		if count%2 == 0 {
-			m.Sig = append([]byte{}, m.Sig...)
-			m.Sig[0] ^= 0x01
-		}
 	case "tss-silent":
 		if m.Type == events.TypeTSS {
 			return nil

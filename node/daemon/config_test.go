@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -101,6 +102,8 @@ func TestGenesisHash(t *testing.T) {
 		strings.Replace(string(data), "threshold = 2", "threshold = 9", 1),
 		strings.Replace(string(data), `ping_interval = "3s"`, `ping_interval = "often"`, 1),
 		string(data) + "\nsurprise = 1\n",
+		regexp.MustCompile(`keygen_until = \S+`).ReplaceAllString(string(data), "keygen_until = 2026-11-01T00:00:00Z"),
+		regexp.MustCompile(`keygen_until = \S+`).ReplaceAllString(string(data), `keygen_until = "2026-11-01T00:00:00"`),
 	} {
 		if err := os.WriteFile(path, []byte(bad), 0o644); err != nil {
 			t.Fatal(err)

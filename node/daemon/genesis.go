@@ -38,9 +38,9 @@ type Genesis struct {
 	CheckPhase      duration `toml:"check_phase"`
 	SigningDeadline duration `toml:"signing_deadline"`
 
-	KeygenEpoch     duration  `toml:"keygen_epoch"`
-	KeygenUntil     time.Time `toml:"keygen_until"`
-	RegroupInterval duration  `toml:"regroup_interval"`
+	KeygenEpoch     duration `toml:"keygen_epoch"`
+	KeygenUntil     string   `toml:"keygen_until"` // RFC 3339 with an offset, quoted
+	RegroupInterval duration `toml:"regroup_interval"`
 
 	Confirmations uint32   `toml:"confirmations"`
 	RefundAfter   duration `toml:"refund_after"`
@@ -97,7 +97,7 @@ func GenesisOf(p events.Params, key *events.KeyPublished) Genesis {
 		MinStake: p.MinStake, MinStakeAge: duration(p.MinStakeAge), StakeRecheck: duration(p.StakeRecheck),
 		SigningEpoch: duration(p.SigningEpoch), ProposalPhase: duration(p.ProposalPhase), SigningSetPhase: duration(p.SigningSetPhase),
 		CheckPhase: duration(p.CheckPhase), SigningDeadline: duration(p.SigningDeadline),
-		KeygenEpoch: duration(p.KeygenEpoch), KeygenUntil: p.KeygenUntil.Std().UTC(), RegroupInterval: duration(p.RegroupInterval),
+		KeygenEpoch: duration(p.KeygenEpoch), KeygenUntil: p.KeygenUntil.Std().UTC().Format(time.RFC3339Nano), RegroupInterval: duration(p.RegroupInterval),
 		Confirmations: p.Confirmations, RefundAfter: duration(p.RefundAfter), ChainSettle: duration(p.ChainSettle),
 		BlockEquivocation: duration(p.BlockEquivocation), BlockCulprit: duration(p.BlockCulprit),
 		BlockOutlier: duration(p.BlockOutlier), BlockTimeout: duration(p.BlockTimeout),
@@ -117,8 +117,8 @@ func GenesisOf(p events.Params, key *events.KeyPublished) Genesis {
 // Params are the genesis's protocol parameters, Genesis set to its hash.
 func (g Genesis) Params() (events.Params, error) {
 	p := g.paramsOf()
-	if g.KeygenUntil.IsZero() {
-		return p, errors.New("genesis: keygen_until is missing")
+	if _, err := g.keygenUntil(); err != nil {
+		return p, err
 	}
 	if err := p.Validate(); err != nil {
 		return p, fmt.Errorf("genesis: %w", err)
@@ -192,15 +192,29 @@ func (g Genesis) Hash() (events.Hash, error) {
 	return sha512.Sum512_256(append([]byte("metanode/genesis/v1\x00"), body...)), nil
 }
 
+// keygenUntil parses keygen_until: RFC 3339 with an offset, so nodes in
+// different time zones agree on the instant and the network's hash.
+func (g Genesis) keygenUntil() (time.Time, error) {
+	if g.KeygenUntil == "" {
+		return time.Time{}, errors.New("genesis: keygen_until is missing")
+	}
+	t, err := time.Parse(time.RFC3339Nano, g.KeygenUntil)
+	if err != nil {
+		return t, fmt.Errorf("genesis: keygen_until %q: want an RFC 3339 time with an offset, e.g. \"2026-11-24T00:00:00Z\"", g.KeygenUntil)
+	}
+	return t.UTC(), nil
+}
+
 // paramsOf converts without validating or hashing.
 func (g Genesis) paramsOf() events.Params {
+	until, _ := g.keygenUntil()
 	return events.Params{
 		Network: g.Network, CommitteeSize: g.CommitteeSize, Threshold: g.Threshold,
 		PingInterval: time.Duration(g.PingInterval), PeerExpiry: time.Duration(g.PeerExpiry), MaxClockSkew: time.Duration(g.MaxClockSkew),
 		MinStake: g.MinStake, MinStakeAge: time.Duration(g.MinStakeAge), StakeRecheck: time.Duration(g.StakeRecheck),
 		SigningEpoch: time.Duration(g.SigningEpoch), ProposalPhase: time.Duration(g.ProposalPhase), SigningSetPhase: time.Duration(g.SigningSetPhase),
 		CheckPhase: time.Duration(g.CheckPhase), SigningDeadline: time.Duration(g.SigningDeadline),
-		KeygenEpoch: time.Duration(g.KeygenEpoch), KeygenUntil: events.TimeOf(g.KeygenUntil), RegroupInterval: time.Duration(g.RegroupInterval),
+		KeygenEpoch: time.Duration(g.KeygenEpoch), KeygenUntil: events.TimeOf(until), RegroupInterval: time.Duration(g.RegroupInterval),
 		Confirmations: g.Confirmations, RefundAfter: time.Duration(g.RefundAfter), ChainSettle: time.Duration(g.ChainSettle),
 		BlockEquivocation: time.Duration(g.BlockEquivocation), BlockCulprit: time.Duration(g.BlockCulprit),
 		BlockOutlier: time.Duration(g.BlockOutlier), BlockTimeout: time.Duration(g.BlockTimeout),

@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"context"
+	"crypto/sha512"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -9,7 +11,9 @@ import (
 	stdnet "net"
 	"net/http"
 	"os"
-	"slices"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +26,7 @@ import (
 	"github.com/metanode/metanode/chain"
 	"github.com/metanode/metanode/chain/devchain"
 	"github.com/metanode/metanode/events"
+	"github.com/metanode/metanode/internal/durable"
 	"github.com/metanode/metanode/net"
 	"github.com/metanode/metanode/node"
 	"github.com/metanode/metanode/node/api"
@@ -78,14 +83,14 @@ func Run(ctx context.Context, home string, cfg Config, log *slog.Logger) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	d := &daemon{log: log, inbox: make(chan events.Signed, inboxSize), outbox: make(chan events.Signed, outboxSize), spends: map[events.Hash]chain.SignedTx{}}
+	d := &daemon{log: log, inbox: make(chan events.Signed, inboxSize), outbox: make(chan events.Signed, outboxSize), docs: map[events.Hash]chain.SignedTx{}, ctx: ctx}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	host, err := net.NewHost(ctx, net.HostConfig{
 		Identity: identity, Listen: cfg.P2P.Listen, Peers: cfg.P2P.Peers,
 		Network:  hex.EncodeToString(params.Genesis[:8]),
-		Validate: net.Validate, Admit: d.admits, Deliver: d.deliver, Registerer: reg, Logger: log.With("part", "p2p"),
+		Validate: net.Validate, Admit: d.admits, Welcome: d.welcomes, Deliver: d.deliver, Registerer: reg, Logger: log.With("part", "p2p"),
 	})
 	if err != nil {
 		return fmt.Errorf("[p2p] %w", err)
@@ -101,7 +106,14 @@ func Run(ctx context.Context, home string, cfg Config, log *slog.Logger) error {
 	}
 	defer host.Close()
 
-	d.chain = devchain.NewClient(cfg.Chain.URL, host.ID(), log.With("part", "chain"))
+	chainClient := devchain.NewClient(cfg.Chain.URL, host.ID(), log.With("part", "chain"))
+	chainClient.After = readCursor(home)
+	chainClient.Progress = func(after uint64) {
+		if err := durable.WriteFile(filepath.Join(home, ChainCursorFile), []byte(strconv.FormatUint(after, 10)+"\n"), 0o600); err != nil {
+			log.Warn("chain cursor not kept", "err", err)
+		}
+	}
+	d.chain = chainClient
 	var commits metrics.CommitHook
 	nodeCfg := node.Config{
 		Params: params, Identity: identity, Publish: d.publish, Chain: d.chain, StakeTx: cfg.Chain.StakeTx,
@@ -163,6 +175,7 @@ func Run(ctx context.Context, home string, cfg Config, log *slog.Logger) error {
 	}
 	host.Close()
 	wg.Wait()
+	d.broadcasts.Wait()
 	stopErr := n.Stop()
 	if err := d.failure(); err != nil {
 		return err
@@ -187,9 +200,12 @@ type daemon struct {
 	dropped atomic.Uint64 // received messages the inbox had no room for
 	ticked  atomic.Bool
 
-	mu     sync.Mutex
-	spends map[events.Hash]chain.SignedTx // signing sessions' spends and payouts, by session
-	err    error
+	mu   sync.Mutex
+	docs map[events.Hash]chain.SignedTx // signing sessions' docs, by session
+	err  error
+
+	ctx        context.Context // the run's; ends at stop
+	broadcasts sync.WaitGroup  // broadcasts under way
 }
 
 func (d *daemon) fail(err error) {
@@ -213,6 +229,12 @@ func (d *daemon) admits(from events.PeerID, typ string) bool {
 		return typ == events.TypePing
 	}
 	return n.Admits(from, typ)
+}
+
+// welcomes is the transport's further judgement (node.Welcomes).
+func (d *daemon) welcomes(m *events.Signed) bool {
+	n := d.node.Load()
+	return n == nil || n.Welcomes(m)
 }
 
 // deliver queues a received message for the node; a full queue drops it
@@ -260,17 +282,62 @@ func (d *daemon) publish(m events.Signed) {
 	}
 }
 
+// sendLoop hands the node's messages to the transport. Gossip goes out
+// in order from here; a point-to-point tss message goes to a queue of its
+// recipient's, so a slow or unreachable peer delays only what is for it.
 func (d *daemon) sendLoop(ctx context.Context) error {
+	queues := map[events.PeerID]chan events.Signed{}
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case m := <-d.outbox:
-			if err := d.send(m); err != nil && ctx.Err() == nil {
-				d.log.Debug("send failed", "type", m.Type, "err", err)
+			to, direct := recipient(&m)
+			if !direct {
+				if err := d.send(m); err != nil && ctx.Err() == nil {
+					d.log.Debug("send failed", "type", m.Type, "err", err)
+				}
+				continue
+			}
+			q, ok := queues[to]
+			if !ok {
+				q = make(chan events.Signed, 1024)
+				queues[to] = q
+				go d.sendDirect(ctx, to, q)
+			}
+			select {
+			case q <- m:
+			default:
+				d.log.Warn("queue to a peer full: message not sent (the node sends it again)", "to", to.Short())
 			}
 		}
 	}
+}
+
+// sendDirect sends one recipient's point-to-point messages in order.
+func (d *daemon) sendDirect(ctx context.Context, to events.PeerID, q <-chan events.Signed) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m := <-q:
+			if err := d.send(m); err != nil && ctx.Err() == nil {
+				d.log.Debug("direct send failed", "to", to.Short(), "err", err)
+			}
+		}
+	}
+}
+
+// recipient is the one peer a point-to-point tss message is for.
+func recipient(m *events.Signed) (events.PeerID, bool) {
+	if m.Type != events.TypeTSS {
+		return "", false
+	}
+	var msg events.TSSMessage
+	if events.Unmarshal(m.Body, &msg) != nil || msg.Broadcast || len(msg.To) != 1 {
+		return "", false
+	}
+	return msg.To[0], true
 }
 
 // clockLoop ticks the node every second of the wall clock.
@@ -300,7 +367,10 @@ func (d *daemon) watchChain(ctx context.Context, params events.Params) error {
 			d.log.Error("chain fact not recorded", "kind", ev.Kind().String(), "err", err)
 		}
 	}, func(kv events.KVEntry) {
-		events.MineIntentPoW(params, &kv, uint64(time.Now().UnixNano()))
+		// The search starts from the intent's own hash: the same intent
+		// handed over again (a restart) gets the same nonce and id.
+		start := sha512.Sum512_256(kv.Intent)
+		events.MineIntentPoW(params, &kv, binary.BigEndian.Uint64(start[:8]))
 		if err := n.SendIntent(kv); err != nil && ctx.Err() == nil {
 			d.log.Warn("intent not sent", "err", err)
 		}
@@ -311,46 +381,74 @@ func (d *daemon) watchChain(ctx context.Context, params events.Params) error {
 	return err
 }
 
-// sessionStarted notes what a signing session spends and pays, for the
-// tx the chain will confirm.
+// sessionStarted keeps the doc a signing session signs, for the tx the
+// chain will confirm: this node's own doc when it is the one chosen (its
+// hash is the session's M0). A member that signs another member's doc
+// does not hold it; that member broadcasts.
 func (d *daemon) sessionStarted(duty projections.Duty) {
 	if duty.Kind != projections.DutyStartSigning {
 		return
 	}
-	tx := chain.SignedTx{Session: duty.Session, M0: duty.M0}
+	var doc []byte
 	d.node.Load().View(func(st *projections.State) {
-		if cur := st.Rounds.Current(); cur != nil {
-			tx.Spends = slices.Clone(cur.Transfers)
-			if cur.Doc != nil {
-				for _, p := range cur.Doc.Payouts {
-					tx.Payouts = append(tx.Payouts, events.TxPayout{Deposit: p.Deposit, Intent: p.Intent})
-				}
-			}
+		if cur := st.Rounds.Current(); cur != nil && cur.Doc != nil && cur.Doc.M0() == duty.M0 {
+			doc = cur.Doc.Encode()
 		}
 	})
+	if doc == nil {
+		d.log.Info("signing another member's doc: its owner broadcasts the tx", "round", duty.Round)
+		return
+	}
 	d.mu.Lock()
-	d.spends[duty.Session] = tx
+	d.docs[duty.Session] = chain.SignedTx{Session: duty.Session, M0: duty.M0, Doc: doc}
 	d.mu.Unlock()
 }
 
-// sessionFinished broadcasts a signed tx.
+// sessionFinished broadcasts a signed tx, trying again for a minute
+// while the chain cannot be reached.
 func (d *daemon) sessionFinished(duty projections.Duty, fin *events.TSSSessionFinished, _ *events.KeyPublished) {
 	d.mu.Lock()
-	tx, ok := d.spends[duty.Session]
-	delete(d.spends, duty.Session)
+	tx, ok := d.docs[duty.Session]
+	delete(d.docs, duty.Session)
 	d.mu.Unlock()
 	d.log.Info("tss session finished", "kind", duty.Kind.String(), "round", duty.Round, "outcome", fin.Outcome.String(), "error", fin.Error)
 	if !ok || fin.Outcome != events.OutcomeSuccess || duty.Kind != projections.DutyStartSigning {
 		return
 	}
 	tx.Signature = fin.Signature
+	d.broadcasts.Add(1)
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := d.chain.Broadcast(ctx, tx); err != nil {
-			d.log.Warn("broadcast failed", "session", duty.Session.String()[:12], "err", err)
+		defer d.broadcasts.Done()
+		for attempt := range 6 {
+			ctx, cancel := context.WithTimeout(d.ctx, 10*time.Second)
+			err := d.chain.Broadcast(ctx, tx)
+			cancel()
+			if err == nil || d.ctx.Err() != nil {
+				return
+			}
+			d.log.Warn("broadcast failed", "session", duty.Session.String()[:12], "attempt", attempt+1, "err", err)
+			select {
+			case <-d.ctx.Done():
+				return
+			case <-time.After(10 * time.Second):
+			}
 		}
 	}()
+}
+
+// ChainCursorFile keeps the last chain fact the node recorded, so a
+// restart does not take the chain's whole history again. Lost or behind
+// (a crash between a record and its write), facts are taken twice, which
+// changes nothing.
+const ChainCursorFile = "chain.cursor"
+
+func readCursor(home string) uint64 {
+	data, err := os.ReadFile(filepath.Join(home, ChainCursorFile))
+	if err != nil {
+		return 0
+	}
+	after, _ := strconv.ParseUint(strings.TrimSpace(string(data)), 10, 64)
+	return after
 }
 
 // ready: the node has ticked and has a peer.
