@@ -27,7 +27,7 @@ func TestByzantineProcess(t *testing.T) {
 			if d.GetJSON(context.Background(), i, "/api/v1/blocks", &blocks) != nil {
 				return false
 			}
-			if !slices.ContainsFunc(blocks.Blocks, func(b api.BlockRow) bool { return b.PeerID == liar && b.InForce && !b.Local }) {
+			if !slices.ContainsFunc(blocks.Blocks, func(b api.BlockRow) bool { return b.PeerID == liar && b.InForce && b.Reason == "checksum outlier" }) {
 				return false
 			}
 		}

@@ -72,8 +72,8 @@ func (n *Node) Admits(from events.PeerID, typ string) bool {
 // stale pings, which anyone can re-send, then go no further than the
 // first node that sees them. Other messages: admission decides.
 func (n *Node) Welcomes(m *events.Signed) bool {
-	if m.Type != events.TypePing {
-		return true
+	if m.Type != events.TypePing || m.From == n.id {
+		return true // own messages: logged as sent before they leave
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()

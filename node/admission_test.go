@@ -417,6 +417,20 @@ func TestWelcomes(t *testing.T) {
 	if next := p.ping(t, t0.Add(time.Second)); !n.Welcomes(&next) {
 		t.Fatal("an admitted peer's next ping is not welcome")
 	}
+	// The transport judges the node's own messages too (pubsub validates
+	// what it publishes): its pings are sent, logged first, and welcome.
+	var own events.Signed
+	if err := n.store.ForEach(1, n.store.LastSeq(), func(_ uint64, ev events.Event) error {
+		if sent, ok := ev.(*events.MessageSent); ok && sent.Msg.Type == events.TypePing {
+			own = sent.Msg
+		}
+		return nil
+	}); err != nil || own.Type == "" {
+		t.Fatalf("no own ping in the log (%v)", err)
+	}
+	if !n.Welcomes(&own) {
+		t.Fatal("the node's own ping, logged as sent, is not welcome")
+	}
 	if c := p.checksum(t, 1); !n.Welcomes(&c) {
 		t.Fatal("Welcomes judged a checksum: admission's job")
 	}
