@@ -105,3 +105,34 @@ func (s *Store) Follow(ctx context.Context, from uint64, fn func(seq uint64, ev 
 		}
 	}
 }
+
+// ReadChunk is how many records ScanChunked reads in one transaction.
+const ReadChunk = 4096
+
+// ScanChunked is Scan in read transactions of at most ReadChunk records
+// each, up to to (0: the last seq when it starts): a long read by a
+// server (an audit, an index catching up) never holds a read transaction
+// long enough to stall the node's appends (a commit that grows the file
+// waits for every read transaction to end).
+func (s *Store) ScanChunked(from, to uint64, fn func(Record) error) error {
+	if to == 0 {
+		to = s.LastSeq()
+	}
+	for ; from <= to; from += ReadChunk {
+		if err := s.Scan(from, min(to, from+ReadChunk-1), fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ForEachChunked is ScanChunked with every event decoded.
+func (s *Store) ForEachChunked(from, to uint64, fn func(seq uint64, ev Event) error) error {
+	return s.ScanChunked(from, to, func(rec Record) error {
+		ev, err := DecodeEvent(rec.Kind, rec.Body)
+		if err != nil {
+			return fmt.Errorf("read log %s: %w: seq %d: %v", s.path, ErrCorrupt, rec.Seq, err)
+		}
+		return fn(rec.Seq, ev)
+	})
+}

@@ -3,6 +3,7 @@ package events_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -296,5 +297,39 @@ func TestOpenLocked(t *testing.T) {
 	_, err := events.Open(dir, events.Options{ReadOnly: true, LockTimeout: 50_000_000})
 	if !errors.Is(err, events.ErrLocked) {
 		t.Fatalf("second open = %v, want ErrLocked", err)
+	}
+}
+
+// TestScanChunked: a chunked scan reads every record once, in order,
+// across chunk boundaries, and stops at fn's error.
+func TestScanChunked(t *testing.T) {
+	s, err := events.Open(t.TempDir(), events.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	total := 2*events.ReadChunk + 7
+	if _, err := s.Append(eventstest.Pings(total, 9)...); err != nil {
+		t.Fatal(err)
+	}
+	var next uint64 = 1
+	if err := s.ForEachChunked(1, 0, func(seq uint64, ev events.Event) error {
+		if seq != next {
+			return fmt.Errorf("seq %d, want %d", seq, next)
+		}
+		next++
+		return nil
+	}); err != nil || next != uint64(total)+1 {
+		t.Fatalf("read up to %d of %d: %v", next-1, total, err)
+	}
+	stop := errors.New("stop")
+	read := 0
+	if err := s.ScanChunked(5, 0, func(events.Record) error {
+		if read++; read == events.ReadChunk+3 {
+			return stop
+		}
+		return nil
+	}); !errors.Is(err, stop) || read != events.ReadChunk+3 {
+		t.Fatalf("stopped after %d: %v", read, err)
 	}
 }

@@ -64,7 +64,7 @@ func AuditRound(ctx context.Context, store *events.Store, number int64) (RoundAu
 	folded := 0
 	// Fold until the first tick of a later round; keep the round as it
 	// stood at its end.
-	err := store.ForEach(1, 0, func(seq uint64, ev events.Event) error {
+	err := store.ForEachChunked(1, 0, func(seq uint64, ev events.Event) error {
 		if folded%ctxCheckEvery == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}

@@ -189,7 +189,7 @@ func (x *sessionIndex) catchUp(ctx context.Context, store *events.Store) error {
 		return nil
 	}
 	read := 0
-	return store.Scan(x.next, last, func(rec events.Record) error {
+	return store.ScanChunked(x.next, last, func(rec events.Record) error {
 		if read%ctxCheckEvery == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
