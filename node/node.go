@@ -163,6 +163,7 @@ func Open(dir string, cfg Config) (*Node, error) {
 // live in memory only) and closes the log.
 func (n *Node) Stop() error {
 	n.mu.Lock()
+	n.haltActors()
 	err := n.endInterrupted()
 	n.mu.Unlock()
 	return errors.Join(err, n.store.Close())
@@ -601,6 +602,9 @@ func (n *Node) View(fn func(*projections.State)) {
 
 // Close closes the node's log.
 func (n *Node) Close() error {
+	n.mu.Lock()
+	n.haltActors()
+	n.mu.Unlock()
 	return n.store.Close()
 }
 

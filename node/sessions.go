@@ -33,6 +33,10 @@ type TSS struct {
 	// Finished is told of every session outcome after it is logged, with
 	// the key the session made, if it made one here.
 	Finished func(d projections.Duty, fin *events.TSSSessionFinished, key *events.KeyPublished)
+	// Async runs every session as an actor, its tss-lib steps off the
+	// node's lock (actor.go): for a daemon. Without it steps run inline,
+	// reproducibly (the simulator).
+	Async bool
 }
 
 // MaxEarlyTSSMessages bounds the tss messages a node keeps for sessions
@@ -88,6 +92,9 @@ type session struct {
 	resent   events.Time
 	// disputants: participants that reported a proof failure (noteDispute)
 	disputants []events.PeerID
+	// actor runs the parties' steps off the node's lock (TSS.Async; nil:
+	// inline)
+	actor *actor
 }
 
 type keyPart struct {
@@ -229,6 +236,19 @@ func (n *Node) openSession(d projections.Duty, fx *effects) error {
 	}
 	s.progress = now
 	n.sessions[d.Session] = s
+	if n.async() {
+		s.actor = newActor()
+		s.actor.enqueue(sessionJob{start: true})
+		if early, ok := n.early[d.Session]; ok {
+			delete(n.early, d.Session)
+			n.forgetEarly(early)
+			for _, in := range early.msgs {
+				s.actor.enqueue(sessionJob{in: in})
+			}
+		}
+		go n.runActor(s)
+		return nil
+	}
 	var out []tss.Outgoing
 	for _, p := range s.parts() {
 		out = append(out, p.Start()...)
@@ -383,6 +403,9 @@ func (n *Node) receiveTSS(m *events.Signed, fx *effects) error {
 			if err := n.deliver(s, in, fx); err != nil {
 				return err
 			}
+			if s.actor != nil {
+				continue // the actor records the outcome after its step
+			}
 			if err := n.finishIfDone(s, fx); err != nil {
 				return err
 			}
@@ -450,6 +473,10 @@ func targetSides(toOld, toNew bool) []tss.Side {
 // they answer.
 func (n *Node) deliver(s *session, in tss.Incoming, fx *effects) error {
 	s.progress = n.state.Summary.LastTick
+	if s.actor != nil {
+		s.actor.enqueue(sessionJob{in: in})
+		return nil
+	}
 	var out []tss.Outgoing
 	for _, p := range s.parts() {
 		out = append(out, p.Deliver(in)...)
@@ -468,6 +495,10 @@ func (n *Node) sendTSS(s *session, out []tss.Outgoing, fx *effects) error {
 		for _, side := range targetSides(o.ToOld, o.ToNew) {
 			if side != o.FromSide && s.onSide(side) && (len(o.To) == 0 || slices.Contains(o.To, n.id)) {
 				in := tss.Incoming{Session: o.Session, From: n.id, FromSide: o.FromSide, ToSide: side, Broadcast: o.Broadcast, Payload: o.Payload}
+				if s.actor != nil {
+					s.actor.enqueue(sessionJob{in: in}) // a step of its own, off the lock
+					continue
+				}
 				for _, p := range s.parts() {
 					out = append(out, p.Deliver(in)...)
 				}
@@ -532,6 +563,7 @@ func (n *Node) finishIfDone(s *session, fx *effects) error {
 	// A failure of one party fails the session (a resharing where this
 	// node is on both sides): its other party need not wait for the
 	// deadline.
+	unlock := s.lockParts()
 	for _, p := range s.keyParts {
 		if res, ok := p.session.Result(); ok && res.Outcome == events.OutcomeFailed {
 			for _, other := range s.keyParts {
@@ -541,8 +573,12 @@ func (n *Node) finishIfDone(s *session, fx *effects) error {
 		}
 	}
 	fin, made, done := s.finished()
+	unlock()
 	if !done {
 		return nil
+	}
+	if s.actor != nil {
+		s.actor.halt()
 	}
 	if fin.Outcome == events.OutcomeTimeout && len(s.disputants) > 0 {
 		fin.Culprits = slices.DeleteFunc(fin.Culprits, func(p events.PeerID) bool { return slices.Contains(s.disputants, p) })
@@ -649,9 +685,11 @@ func (n *Node) expireSessions(now events.Time, fx *effects) error {
 			}
 			continue
 		}
+		unlock := s.lockParts() // an actor's step under way ends first
 		for _, p := range s.parts() {
 			p.Expire()
 		}
+		unlock()
 		if err := n.finishIfDone(s, fx); err != nil {
 			return err
 		}

@@ -122,6 +122,7 @@ func Run(ctx context.Context, home string, cfg Config, log *slog.Logger) error {
 			Shares:   shares,
 			Address:  func(pub []byte) string { return fmt.Sprintf("%s-vault-%x", params.Network, pub[1:9]) },
 			Finished: d.sessionFinished,
+			Async:    true, // a tss step never delays a tick or a ping
 		},
 		LogObserve: commits.Observe,
 	}
