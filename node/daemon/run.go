@@ -85,7 +85,11 @@ func Run(ctx context.Context, home string, cfg Config, log *slog.Logger) error {
 	defer cancel()
 	d := &daemon{log: log, inbox: make(chan events.Signed, inboxSize), outbox: make(chan events.Signed, outboxSize), docs: map[events.Hash]chain.SignedTx{}, ctx: ctx}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "metanode_inbox_dropped_total",
+			Help: "Received messages dropped because the queue to the node was full.",
+		}, func() float64 { return float64(d.dropped.Load()) }))
 
 	host, err := net.NewHost(ctx, net.HostConfig{
 		Identity: identity, Listen: cfg.P2P.Listen, Peers: cfg.P2P.Peers,
