@@ -157,6 +157,29 @@ type TSSMessage struct {
 	FromSide uint8 `msgpack:"fs"`
 	ToOld    bool  `msgpack:"o"`
 	ToNew    bool  `msgpack:"w"`
+	// SealKey is the sender's ephemeral session key (tss.SessionKey): a
+	// message with no payload announces it to every party; a sealed
+	// point-to-point payload names it beside the ciphertext.
+	SealKey []byte `msgpack:"k,omitempty"`
+	// Kind and Round are the session's protocol and its signing round or
+	// keygen/regroup epoch, as the sender started it (receivers drop a
+	// message whose Kind or Round is not their session's): two different
+	// broadcasts of one tss-lib round are evidence within the evidence
+	// window of that round.
+	Kind  SessionKind `msgpack:"kd,omitempty"`
+	Round int64       `msgpack:"r,omitempty"`
+	// Echo: the hashes of the broadcasts this party received in one
+	// tss-lib round (the broadcast consistency check); no payload.
+	Echo []BroadcastHash `msgpack:"e,omitempty"`
+}
+
+// BroadcastHash names one tss-lib broadcast a party received: its sender
+// and side, its tss-lib message type, and H(payload).
+type BroadcastHash struct {
+	From     PeerID `msgpack:"f"`
+	FromSide uint8  `msgpack:"s"`
+	Type     string `msgpack:"t"`
+	Hash     Hash   `msgpack:"h"`
 }
 
 // Sides of a resharing, as TSSMessage.FromSide says them.

@@ -37,6 +37,9 @@ type TSS struct {
 	// node's lock (actor.go): for a daemon. Without it steps run inline,
 	// reproducibly (the simulator).
 	Async bool
+	// SealRand, if set, is the randomness of a session's ephemeral sealing
+	// key (a reproducible simulation); nil uses crypto/rand.
+	SealRand func(session events.Hash) io.Reader
 }
 
 // MaxEarlyTSSMessages bounds the tss messages a node keeps for sessions
@@ -95,6 +98,24 @@ type session struct {
 	// actor runs the parties' steps off the node's lock (TSS.Async; nil:
 	// inline)
 	actor *actor
+	// sealKey is this node's ephemeral key for the session's
+	// point-to-point payloads (tss/seal.go), announced at the start and
+	// erased at the end; peerKeys are the keys the other participants
+	// announced (the first of each counts); unsealed holds point-to-point
+	// messages whose recipient's key has not arrived yet.
+	sealKey  *tss.SessionKey
+	peerKeys map[events.PeerID][]byte
+	unsealed []tss.Outgoing
+}
+
+// participant reports whether peer takes part in the session.
+func (s *session) participant(peer events.PeerID) bool {
+	return slices.Contains(s.duty.Signers, peer) || slices.Contains(s.duty.OldParties, peer)
+}
+
+// labels are the session's protocol and round as its messages carry them.
+func (s *session) labels() (events.SessionKind, int64) {
+	return s.duty.StartEvent().Protocol, s.duty.Round
 }
 
 type keyPart struct {
@@ -236,15 +257,28 @@ func (n *Node) openSession(d projections.Duty, fx *effects) error {
 	}
 	s.progress = now
 	n.sessions[d.Session] = s
+	early := n.early[d.Session]
+	if early != nil {
+		delete(n.early, d.Session)
+		n.forgetEarly(early)
+	}
+	if err := n.announceSealKey(s, early, fx); err != nil {
+		return err
+	}
+	var earlyIn []tss.Incoming
+	if early != nil {
+		kind, round := s.labels()
+		for _, e := range early.msgs {
+			if e.kind == kind && e.round == round {
+				earlyIn = append(earlyIn, e.in)
+			}
+		}
+	}
 	if n.async() {
 		s.actor = newActor()
 		s.actor.enqueue(sessionJob{start: true})
-		if early, ok := n.early[d.Session]; ok {
-			delete(n.early, d.Session)
-			n.forgetEarly(early)
-			for _, in := range early.msgs {
-				s.actor.enqueue(sessionJob{in: in})
-			}
+		for _, in := range earlyIn {
+			s.actor.enqueue(sessionJob{in: in})
 		}
 		go n.runActor(s)
 		return nil
@@ -256,13 +290,9 @@ func (n *Node) openSession(d projections.Duty, fx *effects) error {
 	if err := n.sendTSS(s, out, fx); err != nil {
 		return err
 	}
-	if early, ok := n.early[d.Session]; ok {
-		delete(n.early, d.Session)
-		n.forgetEarly(early)
-		for _, in := range early.msgs {
-			if err := n.deliver(s, in, fx); err != nil {
-				return err
-			}
+	for _, in := range earlyIn {
+		if err := n.deliver(s, in, fx); err != nil {
+			return err
 		}
 	}
 	return n.finishIfDone(s, fx)
@@ -388,9 +418,25 @@ func (n *Node) receiveTSS(m *events.Signed, fx *effects) error {
 	if err := events.Unmarshal(m.Body, &msg); err != nil {
 		return nil // logged as evidence; nothing to run
 	}
+	s, running := n.sessions[msg.Session]
+	if running {
+		if kind, round := s.labels(); msg.Kind != kind || msg.Round != round {
+			n.dropped.Add(1) // not this session's protocol or round
+			return nil
+		}
+	}
+	if len(msg.Payload) == 0 && msg.SealKey != nil {
+		return n.receiveSealKey(s, m.From, &msg, fx)
+	}
 	payload := msg.Payload
 	if !msg.Broadcast {
-		opened, err := tss.Open(n.key, m.From, msg.Session, payload)
+		// Sealed to this node's key of a session it runs: there is no other
+		// way to open it, and nobody seals to a session not started here.
+		if !running {
+			n.dropped.Add(1)
+			return nil
+		}
+		opened, err := s.sealKey.Open(msg.Session, m.From, n.id, msg.SealKey, payload)
 		if err != nil {
 			n.dropped.Add(1)
 			return nil
@@ -399,7 +445,7 @@ func (n *Node) receiveTSS(m *events.Signed, fx *effects) error {
 	}
 	for _, side := range targetSides(msg.ToOld, msg.ToNew) {
 		in := tss.Incoming{Session: msg.Session, From: m.From, FromSide: tss.Side(msg.FromSide), ToSide: side, Broadcast: msg.Broadcast, Payload: payload}
-		if s, ok := n.sessions[msg.Session]; ok {
+		if running {
 			if err := n.deliver(s, in, fx); err != nil {
 				return err
 			}
@@ -411,23 +457,103 @@ func (n *Node) receiveTSS(m *events.Signed, fx *effects) error {
 			}
 			continue
 		}
-		if _, over := n.ended[msg.Session]; over {
-			continue
-		}
-		if n.earlyCount >= MaxEarlyTSSMessages || n.earlyBy[m.From] >= MaxEarlyTSSPerPeer {
-			n.droppedEarly.Add(1)
-			continue
-		}
-		early := n.early[msg.Session]
+		early := n.earlyFor(msg.Session, m.From)
 		if early == nil {
-			early = &earlyMessages{since: n.state.Summary.LastTick}
-			n.early[msg.Session] = early
+			continue
 		}
-		early.msgs = append(early.msgs, in)
+		early.msgs = append(early.msgs, earlyTSS{in: in, kind: msg.Kind, round: msg.Round})
 		n.earlyCount++
 		n.earlyBy[m.From]++
 	}
 	return nil
+}
+
+// earlyFor is where a message from a sender for a session not started
+// here waits, or nil: the session ended, or the bounds are reached.
+func (n *Node) earlyFor(session events.Hash, from events.PeerID) *earlyMessages {
+	if _, over := n.ended[session]; over {
+		return nil
+	}
+	if n.earlyCount >= MaxEarlyTSSMessages || n.earlyBy[from] >= MaxEarlyTSSPerPeer {
+		n.droppedEarly.Add(1)
+		return nil
+	}
+	early := n.early[session]
+	if early == nil {
+		early = &earlyMessages{since: n.state.Summary.LastTick}
+		n.early[session] = early
+	}
+	return early
+}
+
+// announceSealKey draws this node's ephemeral key for a session and
+// announces it to every participant (signed, so it is bound to this node
+// and the session), taking the keys others announced early.
+func (n *Node) announceSealKey(s *session, early *earlyMessages, fx *effects) error {
+	var random io.Reader
+	if n.cfg.TSS != nil && n.cfg.TSS.SealRand != nil {
+		random = n.cfg.TSS.SealRand(s.duty.Session)
+	}
+	key, err := tss.NewSessionKey(random)
+	if err != nil {
+		return err
+	}
+	s.sealKey, s.peerKeys = key, map[events.PeerID][]byte{}
+	if early != nil {
+		kind, round := s.labels()
+		for _, a := range early.keys {
+			if a.kind == kind && a.round == round && s.participant(a.from) && s.peerKeys[a.from] == nil {
+				s.peerKeys[a.from] = a.key
+			}
+		}
+	}
+	return n.sendTSSMessage(s, &events.TSSMessage{Session: s.duty.Session, Broadcast: true, SealKey: key.Public()}, fx)
+}
+
+// receiveSealKey takes a participant's announced session key (the first
+// one counts) and seals to it what waited for it.
+func (n *Node) receiveSealKey(s *session, from events.PeerID, msg *events.TSSMessage, fx *effects) error {
+	if tss.CheckSessionKey(msg.SealKey) != nil {
+		n.dropped.Add(1)
+		return nil
+	}
+	if s == nil {
+		if early := n.earlyFor(msg.Session, from); early != nil {
+			early.keys = append(early.keys, earlyKey{from: from, key: msg.SealKey, kind: msg.Kind, round: msg.Round})
+			n.earlyCount++
+			n.earlyBy[from]++
+		}
+		return nil
+	}
+	if !s.participant(from) || s.peerKeys[from] != nil || from == n.id {
+		return nil
+	}
+	s.peerKeys[from] = msg.SealKey
+	waiting := s.unsealed
+	s.unsealed = nil
+	for _, o := range waiting {
+		if err := n.sendSealed(s, o, fx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sendSealed seals a point-to-point message to its one recipient's
+// session key and sends it, or keeps it until that key arrives.
+func (n *Node) sendSealed(s *session, o tss.Outgoing, fx *effects) error {
+	to := o.To[0]
+	key := s.peerKeys[to]
+	if key == nil {
+		s.unsealed = append(s.unsealed, o)
+		return nil
+	}
+	sealed, err := s.sealKey.Seal(o.Session, n.id, to, key, o.Payload)
+	if err != nil {
+		return err
+	}
+	return n.sendTSSMessage(s, &events.TSSMessage{Session: o.Session, FromSide: uint8(o.FromSide), ToOld: o.ToOld, ToNew: o.ToNew,
+		To: []events.PeerID{to}, Payload: sealed, SealKey: s.sealKey.Public()}, fx)
 }
 
 // forMe reports whether a tss message is addressed to this node (or to
@@ -442,16 +568,39 @@ func (n *Node) forMe(m *events.Signed) bool {
 
 type earlyMessages struct {
 	since events.Time
-	msgs  []tss.Incoming
+	msgs  []earlyTSS
+	keys  []earlyKey
+}
+
+// earlyTSS is a message for a session not started here, with the labels
+// it came with (checked against the session once it starts).
+type earlyTSS struct {
+	in    tss.Incoming
+	kind  events.SessionKind
+	round int64
+}
+
+// earlyKey is a session key announced for a session not started here.
+type earlyKey struct {
+	from  events.PeerID
+	key   []byte
+	kind  events.SessionKind
+	round int64
 }
 
 // forgetEarly takes a session's early messages off the counts.
 func (n *Node) forgetEarly(e *earlyMessages) {
-	n.earlyCount -= len(e.msgs)
-	for _, in := range e.msgs {
-		if n.earlyBy[in.From]--; n.earlyBy[in.From] <= 0 {
-			delete(n.earlyBy, in.From)
+	n.earlyCount -= len(e.msgs) + len(e.keys)
+	forget := func(from events.PeerID) {
+		if n.earlyBy[from]--; n.earlyBy[from] <= 0 {
+			delete(n.earlyBy, from)
 		}
+	}
+	for _, e := range e.msgs {
+		forget(e.in.From)
+	}
+	for _, k := range e.keys {
+		forget(k.from)
 	}
 }
 
@@ -516,12 +665,9 @@ func (n *Node) sendTSS(s *session, out []tss.Outgoing, fx *effects) error {
 			if to == n.id {
 				continue // delivered above
 			}
-			sealed, err := tss.Seal(n.key, to, o.Session, o.Payload)
-			if err != nil {
-				return err
-			}
-			msg.To, msg.Payload = []events.PeerID{to}, sealed
-			if err := n.sendTSSMessage(s, &msg, fx); err != nil {
+			single := o
+			single.To = []events.PeerID{to}
+			if err := n.sendSealed(s, single, fx); err != nil {
 				return err
 			}
 		}
@@ -530,6 +676,7 @@ func (n *Node) sendTSS(s *session, out []tss.Outgoing, fx *effects) error {
 }
 
 func (n *Node) sendTSSMessage(s *session, msg *events.TSSMessage, fx *effects) error {
+	msg.Kind, msg.Round = s.labels()
 	m, err := n.send(events.TypeTSS, msg)
 	if err != nil {
 		return err
@@ -580,6 +727,8 @@ func (n *Node) finishIfDone(s *session, fx *effects) error {
 	if s.actor != nil {
 		s.actor.halt()
 	}
+	s.sealKey.Erase() // what it sealed and opened stays closed to everyone after
+	s.unsealed = nil
 	if fin.Outcome == events.OutcomeTimeout && len(s.disputants) > 0 {
 		fin.Culprits = slices.DeleteFunc(fin.Culprits, func(p events.PeerID) bool { return slices.Contains(s.disputants, p) })
 		fin.Error += " (participants that reported a proof failure are not named)"

@@ -118,7 +118,8 @@ func (s *Sim) nodeTSS(n *simNode, dir string) (*node.TSS, error) {
 			seed := sha512.Sum512(binary.BigEndian.AppendUint64(append(session[:], byte(side)), s.cfg.Seed^uint64(n.index)<<32))
 			return newSeededReader(seed[:])
 		},
-		Address: func(pub []byte) string { return fmt.Sprintf("sim-vault-%x", pub[1:7]) },
+		SealRand: func(session events.Hash) io.Reader { return s.sealRand(n, session) },
+		Address:  func(pub []byte) string { return fmt.Sprintf("sim-vault-%x", pub[1:7]) },
 		Finished: func(d projections.Duty, fin *events.TSSSessionFinished, key *events.KeyPublished) {
 			s.tssFinished(n, d, fin, key)
 		},
@@ -161,9 +162,24 @@ func (s *Sim) fail(err error) {
 	}
 }
 
+// sealRand is the randomness of node n's ephemeral sealing key for a
+// session: seeded, in a domain of its own (tss-lib's streams never
+// repeat it).
+func (s *Sim) sealRand(n *simNode, session events.Hash) io.Reader {
+	seed := sha512.Sum512(binary.BigEndian.AppendUint64(append([]byte("metanode/sim/seal-key"), session[:]...), s.cfg.Seed^uint64(n.index)<<32))
+	return newSeededReader(seed[:])
+}
+
+// sessionKey is node n's ephemeral sealing key for a session, drawn again
+// from its seeded randomness: the simulator plays a byzantine sender with
+// the key that sender's node announced.
+func (s *Sim) sessionKey(n *simNode, session events.Hash) (*tss.SessionKey, error) {
+	return tss.NewSessionKey(s.sealRand(n, session))
+}
+
 // corruptShare reseals a point-to-point tss message (to a recipient
-// only accepts, if set) with a corrupted payload: the simulator holds every identity key, so it can play a
-// byzantine sender exactly.
+// only accepts, if set) with a corrupted payload: the simulator knows
+// every node's session keys, so it can play a byzantine sender exactly.
 func (s *Sim) corruptShare(from *simNode, m events.Signed, only func(to int) bool) events.Signed {
 	var msg events.TSSMessage
 	if events.Unmarshal(m.Body, &msg) != nil || msg.Broadcast || len(msg.To) != 1 {
@@ -173,14 +189,22 @@ func (s *Sim) corruptShare(from *simNode, m events.Signed, only func(to int) boo
 	if to < 0 || (only != nil && !only(to)) {
 		return m
 	}
-	payload, err := tss.Open(s.nodes[to].key, from.id, msg.Session, msg.Payload)
+	own, err := s.sessionKey(from, msg.Session)
+	if err != nil {
+		return m
+	}
+	theirs, err := s.sessionKey(s.nodes[to], msg.Session)
+	if err != nil {
+		return m
+	}
+	payload, err := own.OpenSent(msg.Session, from.id, msg.To[0], theirs.Public(), msg.Payload)
 	if err != nil {
 		return m
 	}
 	if payload, err = tss.CorruptPayload(payload); err != nil {
 		return m
 	}
-	if msg.Payload, err = tss.Seal(from.key, msg.To[0], msg.Session, payload); err != nil {
+	if msg.Payload, err = own.Seal(msg.Session, from.id, msg.To[0], theirs.Public(), payload); err != nil {
 		return m
 	}
 	return s.resign(from, m.Type, &msg)

@@ -2,141 +2,229 @@ package tss
 
 import (
 	"crypto/ecdh"
-	"crypto/ed25519"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
-	"crypto/sha512"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
 
-	"filippo.io/edwards25519"
-	"github.com/libp2p/go-libp2p/core/crypto"
-	"github.com/libp2p/go-libp2p/core/peer"
 	"golang.org/x/crypto/chacha20poly1305"
 	"golang.org/x/crypto/hkdf"
 
 	"github.com/metanode/metanode/events"
 )
 
-// Point-to-point tss payloads travel over gossip, which every peer sees,
-// so they are sealed to their recipient: X25519 between the sender's and
-// the recipient's identity keys (the Ed25519 keys converted to their
-// Montgomery form, so no extra key is published), HKDF-SHA256 bound to
-// the session and both peer ids, then XChaCha20-Poly1305.
+// Point-to-point tss payloads travel over gossip and stay in every
+// receiver's log, so they are sealed to their recipient with keys that
+// outlive neither the session nor the node's memory: each party draws an
+// ephemeral X25519 key when its session starts, announces the public half
+// in a tss message its identity signs (so the key is bound to the session
+// and the party), seals to a recipient's announced key, and erases the
+// secret half when its session ends. A sealed payload names the sender's
+// ephemeral key beside it (also under the sender's signature), so the
+// recipient opens it with its own secret alone. Once both secrets are
+// erased nothing opens the payload again: not the log, not recorded
+// gossip, not a later-stolen identity key (forward secrecy), and a
+// session's shares never depend on the identity key's secrecy.
+//
+// Keys: HKDF-SHA256 over the X25519 secret, one label per use (the AEAD
+// key and the nonce key), the info binding the session, both peer ids and
+// both ephemeral keys, each part length-prefixed. The AEAD is
+// XChaCha20-Poly1305 with the same parts as associated data.
 
 // ErrUnsealed: a sealed payload does not open (wrong recipient, altered).
 var ErrUnsealed = errors.New("sealed tss payload does not open")
 
-func x25519Private(key crypto.PrivKey) (*ecdh.PrivateKey, error) {
-	raw, err := key.Raw()
-	if err != nil {
-		return nil, err
-	}
-	if len(raw) < ed25519.SeedSize {
-		return nil, fmt.Errorf("not an Ed25519 private key")
-	}
-	// RFC 8032: the secret scalar is the first half of SHA-512(seed),
-	// clamped; X25519 clamps the same bytes itself, so the X25519 key is
-	// the Ed25519 key's scalar, matching the public key's Montgomery form.
-	h := sha512.Sum512(raw[:ed25519.SeedSize])
-	return ecdh.X25519().NewPrivateKey(h[:32])
+// ErrErased: the session key was erased (its session ended).
+var ErrErased = errors.New("tss session key erased")
+
+// SessionKeySize is the size of an announced ephemeral public key.
+const SessionKeySize = 32
+
+// SessionKey is one party's ephemeral X25519 key for one session. Not
+// safe for concurrent use.
+type SessionKey struct {
+	secret []byte // nil once erased
+	public []byte
 }
 
-func x25519Public(id events.PeerID) (*ecdh.PublicKey, error) {
-	pub, err := peer.ID(id).ExtractPublicKey()
-	if err != nil {
-		return nil, err
+// NewSessionKey draws a session key from rand (nil: crypto/rand).
+func NewSessionKey(random io.Reader) (*SessionKey, error) {
+	if random == nil {
+		random = rand.Reader
 	}
-	raw, err := pub.Raw()
-	if err != nil {
-		return nil, err
+	secret := make([]byte, 32)
+	if _, err := io.ReadFull(random, secret); err != nil {
+		return nil, fmt.Errorf("session key: %w", err)
 	}
-	p, err := new(edwards25519.Point).SetBytes(raw)
+	priv, err := ecdh.X25519().NewPrivateKey(secret)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("session key: %w", err)
 	}
-	return ecdh.X25519().NewPublicKey(p.BytesMontgomery())
+	return &SessionKey{secret: secret, public: priv.PublicKey().Bytes()}, nil
 }
 
-func sealKey(self crypto.PrivKey, other events.PeerID, session events.Hash, from, to events.PeerID) ([]byte, error) {
-	priv, err := x25519Private(self)
-	if err != nil {
-		return nil, err
+// Public is the key to announce.
+func (k *SessionKey) Public() []byte { return slices.Clone(k.public) }
+
+// Erase overwrites the secret half; the key seals and opens nothing after.
+// (Go may have copied the scalar inside crypto/ecdh for a computation
+// under way; this clears the copy the node keeps for the session's life.)
+func (k *SessionKey) Erase() {
+	if k == nil || k.secret == nil {
+		return
 	}
-	pub, err := x25519Public(other)
+	clear(k.secret)
+	k.secret = nil
+}
+
+// Erased reports whether the key was erased.
+func (k *SessionKey) Erased() bool { return k == nil || k.secret == nil }
+
+// CheckSessionKey verifies an announced public key: the right size and a
+// point X25519 accepts.
+func CheckSessionKey(public []byte) error {
+	if len(public) != SessionKeySize {
+		return fmt.Errorf("session key of %d bytes, want %d", len(public), SessionKeySize)
+	}
+	if _, err := ecdh.X25519().NewPublicKey(public); err != nil {
+		return fmt.Errorf("session key: %w", err)
+	}
+	return nil
+}
+
+// channel is what both ends of one direction of a session's point-to-point
+// traffic derive alike.
+type channel struct {
+	session        events.Hash
+	from, to       events.PeerID
+	senderKey      []byte // the sender's ephemeral public key
+	recipientKey   []byte // the recipient's
+	aeadKey, nonce []byte
+}
+
+func (c *channel) parts() [][]byte {
+	return [][]byte{c.session[:], []byte(c.from), []byte(c.to), c.senderKey, c.recipientKey}
+}
+
+// derive computes the channel's keys from this end's secret and the other
+// end's public key.
+func (c *channel) derive(own *SessionKey, other []byte) error {
+	if own.Erased() {
+		return ErrErased
+	}
+	if err := CheckSessionKey(other); err != nil {
+		return err
+	}
+	priv, err := ecdh.X25519().NewPrivateKey(own.secret)
 	if err != nil {
-		return nil, err
+		return err
+	}
+	pub, err := ecdh.X25519().NewPublicKey(other)
+	if err != nil {
+		return err
 	}
 	shared, err := priv.ECDH(pub)
 	if err != nil {
-		return nil, err
+		return err // a low-order point: the all-zero shared secret
 	}
-	info := append([]byte("metanode/v1/tss-p2p"), session[:]...)
-	info = append(info, from...)
-	info = append(info, to...)
-	key := make([]byte, chacha20poly1305.KeySize)
-	if _, err := io.ReadFull(hkdf.New(sha256.New, shared, nil, info), key); err != nil {
-		return nil, err
+	defer clear(shared)
+	if c.aeadKey, err = expand(shared, "metanode/v2/tss-p2p/aead-key", chacha20poly1305.KeySize, c.parts()...); err != nil {
+		return err
 	}
-	return key, nil
+	c.nonce, err = expand(shared, "metanode/v2/tss-p2p/nonce-key", sha256.Size, c.parts()...)
+	return err
 }
 
-func sealAAD(session events.Hash, from, to events.PeerID) []byte {
-	aad := append([]byte{}, session[:]...)
-	aad = append(aad, from...)
-	return append(aad, to...)
+// expand is HKDF-SHA256 with the info label || each part length-prefixed,
+// so no two different (label, parts) give the same info.
+func expand(secret []byte, label string, size int, parts ...[]byte) ([]byte, error) {
+	info := LengthPrefixed(append([][]byte{[]byte(label)}, parts...)...)
+	out := make([]byte, size)
+	if _, err := io.ReadFull(hkdf.New(sha256.New, secret, nil, info), out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
-// Seal encrypts payload from the holder of self to the peer to.
-func Seal(self crypto.PrivKey, to events.PeerID, session events.Hash, payload []byte) ([]byte, error) {
-	pid, err := peer.IDFromPrivateKey(self)
+// LengthPrefixed joins parts, each after its 4-byte big-endian length:
+// an unambiguous encoding for key derivation info and associated data.
+func LengthPrefixed(parts ...[]byte) []byte {
+	var out []byte
+	for _, p := range parts {
+		out = binary.BigEndian.AppendUint32(out, uint32(len(p)))
+		out = append(out, p...)
+	}
+	return out
+}
+
+func (c *channel) seal(payload []byte) ([]byte, error) {
+	aead, err := chacha20poly1305.NewX(c.aeadKey)
 	if err != nil {
 		return nil, err
 	}
-	from := events.PeerID(pid)
-	key, err := sealKey(self, to, session, from, to)
-	if err != nil {
-		return nil, fmt.Errorf("seal to %s: %w", to.Short(), err)
-	}
-	aead, err := chacha20poly1305.NewX(key)
-	if err != nil {
-		return nil, err
-	}
-	// The nonce is derived from the key and the payload (as in SIV): the
-	// key is unique to (session, sender, recipient), so a nonce repeats
-	// only with its payload, and a message sealed twice (a retransmission,
-	// or a seeded simulation's rerun) is the same bytes.
-	mac := hmac.New(sha256.New, key)
-	mac.Write([]byte("metanode/v1/tss-p2p-nonce"))
+	// The nonce is derived from the payload under a key of its own (as in
+	// SIV): the channel is unique to (session, sender, recipient, keys), so
+	// a nonce repeats only with its payload, and a message sealed twice (a
+	// retransmission, a seeded simulation's rerun) is the same bytes.
+	mac := hmac.New(sha256.New, c.nonce)
 	mac.Write(payload)
 	nonce := mac.Sum(nil)[:chacha20poly1305.NonceSizeX]
-	return aead.Seal(slices.Clone(nonce), nonce, payload, sealAAD(session, from, to)), nil
+	return aead.Seal(slices.Clone(nonce), nonce, payload, LengthPrefixed(c.parts()...)), nil
 }
 
-// Open decrypts a payload sealed by from to the holder of self.
-func Open(self crypto.PrivKey, from events.PeerID, session events.Hash, sealed []byte) ([]byte, error) {
-	pid, err := peer.IDFromPrivateKey(self)
-	if err != nil {
-		return nil, err
-	}
-	to := events.PeerID(pid)
+func (c *channel) open(sealed []byte) ([]byte, error) {
 	if len(sealed) < chacha20poly1305.NonceSizeX+chacha20poly1305.Overhead {
 		return nil, ErrUnsealed
 	}
-	key, err := sealKey(self, from, session, from, to)
-	if err != nil {
-		return nil, fmt.Errorf("open from %s: %w", from.Short(), err)
-	}
-	aead, err := chacha20poly1305.NewX(key)
+	aead, err := chacha20poly1305.NewX(c.aeadKey)
 	if err != nil {
 		return nil, err
 	}
 	nonce := sealed[:chacha20poly1305.NonceSizeX]
-	plain, err := aead.Open(nil, nonce, sealed[chacha20poly1305.NonceSizeX:], sealAAD(session, from, to))
+	plain, err := aead.Open(nil, nonce, sealed[chacha20poly1305.NonceSizeX:], LengthPrefixed(c.parts()...))
 	if err != nil {
 		return nil, ErrUnsealed
 	}
 	return plain, nil
+}
+
+// Seal encrypts payload from this key's holder (from) to the party to,
+// whose announced session key is recipientKey.
+func (k *SessionKey) Seal(session events.Hash, from, to events.PeerID, recipientKey, payload []byte) ([]byte, error) {
+	c := channel{session: session, from: from, to: to, senderKey: k.public, recipientKey: recipientKey}
+	if err := c.derive(k, recipientKey); err != nil {
+		return nil, fmt.Errorf("seal to %s: %w", to.Short(), err)
+	}
+	return c.seal(payload)
+}
+
+// Open decrypts a payload sealed by from (whose session key, sent beside
+// the payload, is senderKey) to this key's holder (to).
+func (k *SessionKey) Open(session events.Hash, from, to events.PeerID, senderKey, sealed []byte) ([]byte, error) {
+	c := channel{session: session, from: from, to: to, senderKey: senderKey, recipientKey: k.public}
+	if err := c.derive(k, senderKey); err != nil {
+		if errors.Is(err, ErrErased) {
+			return nil, err
+		}
+		return nil, ErrUnsealed
+	}
+	return c.open(sealed)
+}
+
+// OpenSent decrypts a payload this key's holder (from) sealed to to: the
+// simulator playing a byzantine sender, and tests, read back what a party
+// sent while its key lives.
+func (k *SessionKey) OpenSent(session events.Hash, from, to events.PeerID, recipientKey, sealed []byte) ([]byte, error) {
+	c := channel{session: session, from: from, to: to, senderKey: k.public, recipientKey: recipientKey}
+	if err := c.derive(k, recipientKey); err != nil {
+		if errors.Is(err, ErrErased) {
+			return nil, err
+		}
+		return nil, ErrUnsealed
+	}
+	return c.open(sealed)
 }
