@@ -173,6 +173,41 @@ func (r resharingRouter) sender(in Incoming) (*tsslib.PartyID, bool) {
 	return nil, false
 }
 
+// side is the parties of one side.
+func (r resharingRouter) sideIDs(side Side) partyIDs {
+	if side == SideOld {
+		return r.old
+	}
+	return r.new
+}
+
+func (r resharingRouter) receivers(in Incoming) []sidedPeer {
+	ids := r.sideIDs(r.side)
+	var out []sidedPeer
+	for _, id := range ids.sorted {
+		p := ids.byID[id.Id]
+		if p == r.self || (p == in.From && in.FromSide == r.side) {
+			continue
+		}
+		out = append(out, sidedPeer{p, r.side})
+	}
+	return out
+}
+
+func (r resharingRouter) echoer(in Incoming) (sidedPeer, bool) {
+	if in.ToSide != r.side || (in.FromSide != SideOld && in.FromSide != SideNew) || (in.From == r.self && in.FromSide == r.side) {
+		return sidedPeer{}, false
+	}
+	_, ok := r.sideIDs(in.FromSide).byPeer[in.From]
+	return sidedPeer{in.From, in.FromSide}, ok
+}
+
+// echo goes to both committees: a sender could otherwise show one version
+// to the old side and another to the new.
+func (r resharingRouter) echo(echoes []Echo) Outgoing {
+	return Outgoing{FromSide: r.side, Broadcast: true, ToOld: true, ToNew: true, Echo: echoes}
+}
+
 func (r resharingRouter) culprits(list []*tsslib.PartyID) []events.PeerID {
 	return slices.Compact(slices.Sorted(slices.Values(append(r.old.peers(list), r.new.peers(list)...))))
 }

@@ -15,6 +15,10 @@ type MemoryNetwork struct {
 	// Tamper, if set, may change or drop (return false) a message on its
 	// way: byzantine parties in tests.
 	Tamper func(from events.PeerID, o *Outgoing) bool
+	// TamperCopy, if set, may change or drop (return false) one copy of
+	// a message on its way to one party: a byzantine sender showing
+	// different parties different messages.
+	TamperCopy func(from events.PeerID, to events.PeerID, in *Incoming) bool
 	// Delivered, if set, is called after a message is queued for to.
 	Delivered func(from, to events.PeerID)
 }
@@ -53,6 +57,21 @@ func (n *MemoryNetwork) Sender(from events.PeerID) func(Outgoing) error {
 		}
 		n.mu.Lock()
 		defer n.mu.Unlock()
+		if f := o.Forward; f != nil {
+			// Passing on another party's broadcast: every party of every
+			// side gets the original, from its sender.
+			for _, to := range n.peers {
+				for _, side := range []Side{SideOnly, SideOld, SideNew} {
+					if to == f.From && side == f.FromSide {
+						continue
+					}
+					in := *f
+					in.ToSide = side
+					n.inboxes[sidedPeer{to, side}] <- in
+				}
+			}
+			return nil
+		}
 		var sides []Side
 		if o.ToOld {
 			sides = append(sides, SideOld)
@@ -72,7 +91,11 @@ func (n *MemoryNetwork) Sender(from events.PeerID) func(Outgoing) error {
 				if to == from && side == o.FromSide {
 					continue
 				}
-				n.inboxes[sidedPeer{to, side}] <- Incoming{Session: o.Session, From: from, FromSide: o.FromSide, ToSide: side, Broadcast: o.Broadcast, Payload: o.Payload}
+				in := Incoming{Session: o.Session, From: from, FromSide: o.FromSide, ToSide: side, Broadcast: o.Broadcast, Payload: o.Payload, Echo: o.Echo}
+				if n.TamperCopy != nil && !n.TamperCopy(from, to, &in) {
+					continue
+				}
+				n.inboxes[sidedPeer{to, side}] <- in
 				if n.Delivered != nil {
 					n.Delivered(from, to)
 				}

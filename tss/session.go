@@ -33,6 +33,12 @@ type Outgoing struct {
 	ToNew     bool            // resharing: for the new committee
 	Broadcast bool
 	Payload   []byte // tss-lib wire bytes
+	// Echo: the broadcast check's echo (no payload; echo.go).
+	Echo []Echo
+	// Forward: another party's broadcast to pass on to every party (an
+	// echo disagreed with it): the caller re-sends that party's own signed
+	// message, never one of its own making.
+	Forward *Incoming
 }
 
 // Incoming is a tss-lib message of one session from another party, its
@@ -44,6 +50,7 @@ type Incoming struct {
 	ToSide    Side // the side this copy is for
 	Broadcast bool
 	Payload   []byte
+	Echo      []Echo // the broadcast check's echo (no payload)
 }
 
 // Party is one participant of a session: its peer id and its tss-lib key
@@ -140,11 +147,12 @@ type Session[T any] struct {
 	end    chan T
 	router router
 	seen   map[[32]byte]bool
+	check  broadcastCheck
 	result *Result[T]
 }
 
 func newSession[T any](id events.Hash, party tsslib.Party, out chan tsslib.Message, end chan T, r router) *Session[T] {
-	return &Session[T]{id: id, party: party, out: out, end: end, router: r, seen: map[[32]byte]bool{}}
+	return &Session[T]{id: id, party: party, out: out, end: end, router: r, seen: map[[32]byte]bool{}, check: newBroadcastCheck()}
 }
 
 // FailedSession is a session that could not be set up (no key data, no
@@ -180,6 +188,9 @@ func (s *Session[T]) Deliver(in Incoming) []Outgoing {
 	if s.result != nil || in.Session != s.id {
 		return nil
 	}
+	if len(in.Echo) > 0 {
+		return s.receiveEcho(in)
+	}
 	from, ok := s.router.sender(in)
 	if !ok {
 		return nil
@@ -189,6 +200,9 @@ func (s *Session[T]) Deliver(in Incoming) []Outgoing {
 		return nil // a replay or a gossip duplicate
 	}
 	s.seen[key] = true
+	if in.Broadcast {
+		return s.receiveBroadcast(in)
+	}
 	return s.step(func() *tsslib.Error {
 		_, err := s.party.UpdateFromBytes(in.Payload, from, in.Broadcast)
 		return err
@@ -203,7 +217,11 @@ func (s *Session[T]) Expire() {
 	if s.result != nil {
 		return
 	}
-	culprits := s.router.culprits(s.party.WaitingFor())
+	// A sender whose broadcast is held for echoes did its part; the
+	// receivers whose echo is due did not.
+	due, senders := s.heldBack()
+	culprits := slices.DeleteFunc(s.router.culprits(s.party.WaitingFor()), func(p events.PeerID) bool { return slices.Contains(senders, p) })
+	culprits = slices.Compact(slices.Sorted(slices.Values(append(culprits, due...))))
 	s.result = &Result[T]{Outcome: events.OutcomeTimeout, Culprits: culprits,
 		Err: fmt.Errorf("%w waiting for %d parties", ErrTimeout, len(culprits))}
 }
@@ -288,6 +306,14 @@ type router interface {
 	sender(in Incoming) (*tsslib.PartyID, bool)
 	// culprits names tss-lib parties as peers, sorted, each once.
 	culprits(list []*tsslib.PartyID) []events.PeerID
+	// receivers are the other parties that get the same copy of a
+	// broadcast as this one: the echoes due before it applies.
+	receivers(in Incoming) []sidedPeer
+	// echoer resolves an echo's sender, or false to drop it.
+	echoer(in Incoming) (sidedPeer, bool)
+	// echo addresses this party's echo to every party that may hold the
+	// same broadcast.
+	echo(echoes []Echo) Outgoing
 }
 
 // singleRouter serves keygen and signing: one committee.
@@ -310,3 +336,20 @@ func (r singleRouter) sender(in Incoming) (*tsslib.PartyID, bool) {
 }
 
 func (r singleRouter) culprits(list []*tsslib.PartyID) []events.PeerID { return r.ids.peers(list) }
+
+func (r singleRouter) receivers(in Incoming) []sidedPeer {
+	var out []sidedPeer
+	for _, id := range r.ids.sorted {
+		if p := r.ids.byID[id.Id]; p != r.self && p != in.From {
+			out = append(out, sidedPeer{p, SideOnly})
+		}
+	}
+	return out
+}
+
+func (r singleRouter) echoer(in Incoming) (sidedPeer, bool) {
+	_, ok := r.ids.byPeer[in.From]
+	return sidedPeer{in.From, SideOnly}, ok && in.From != r.self && in.FromSide == SideOnly && in.ToSide == SideOnly
+}
+
+func (r singleRouter) echo(echoes []Echo) Outgoing { return Outgoing{Broadcast: true, Echo: echoes} }
