@@ -27,8 +27,8 @@ var MaxBody = map[string]int{
 	events.TypeTSS:          1 << 20,
 	events.TypeKey:          64 << 10,
 	events.TypeCulprits:     16 << 10,
-	// two messages of one type, the largest a proposal, with envelopes
-	events.TypeEvidence: 2*(64<<10) + 1<<10,
+	// two messages of one type, the largest tss broadcasts, with envelopes
+	events.TypeEvidence: 2*(1<<20) + 4<<10,
 }
 
 // Validation errors.

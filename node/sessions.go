@@ -1,6 +1,7 @@
 package node
 
 import (
+	"crypto/sha512"
 	"errors"
 	"fmt"
 	"io"
@@ -106,6 +107,36 @@ type session struct {
 	sealKey  *tss.SessionKey
 	peerKeys map[events.PeerID][]byte
 	unsealed []tss.Outgoing
+	// broadcasts are the signed broadcasts received for the session, by
+	// H(sender || payload): the broadcast check passes a sender's own
+	// message on when echoes disagree with it (tss/echo.go).
+	broadcasts map[events.Hash]events.Signed
+}
+
+func broadcastID(from events.PeerID, payload []byte) events.Hash {
+	return sha512.Sum512_256(append([]byte(from), payload...))
+}
+
+// MaxEchoEntries bounds one echo message (a party echoes one broadcast
+// per message) and MaxTSSTypeLen a tss-lib type name in it.
+const (
+	MaxEchoEntries = 16
+	MaxTSSTypeLen  = 128
+)
+
+// echoesOf converts a message's echo, or false if it is malformed.
+func echoesOf(msg *events.TSSMessage) ([]tss.Echo, bool) {
+	if len(msg.Echo) > MaxEchoEntries || len(msg.Payload) > 0 || !msg.Broadcast {
+		return nil, false
+	}
+	out := make([]tss.Echo, len(msg.Echo))
+	for i, e := range msg.Echo {
+		if len(e.Type) > MaxTSSTypeLen || e.FromSide > uint8(tss.SideNew) {
+			return nil, false
+		}
+		out[i] = tss.Echo{From: e.From, FromSide: tss.Side(e.FromSide), Type: e.Type, Hash: e.Hash}
+	}
+	return out, true
 }
 
 // participant reports whether peer takes part in the session.
@@ -256,6 +287,7 @@ func (n *Node) openSession(d projections.Duty, fx *effects) error {
 		return fmt.Errorf("duty %s: not a tss session", d.Kind)
 	}
 	s.progress = now
+	s.broadcasts = map[events.Hash]events.Signed{}
 	n.sessions[d.Session] = s
 	early := n.early[d.Session]
 	if early != nil {
@@ -271,6 +303,9 @@ func (n *Node) openSession(d projections.Duty, fx *effects) error {
 		for _, e := range early.msgs {
 			if e.kind == kind && e.round == round {
 				earlyIn = append(earlyIn, e.in)
+				if e.signed != nil {
+					s.broadcasts[broadcastID(e.in.From, e.in.Payload)] = *e.signed
+				}
 			}
 		}
 	}
@@ -428,6 +463,14 @@ func (n *Node) receiveTSS(m *events.Signed, fx *effects) error {
 	if len(msg.Payload) == 0 && msg.SealKey != nil {
 		return n.receiveSealKey(s, m.From, &msg, fx)
 	}
+	var echo []tss.Echo
+	if len(msg.Echo) > 0 {
+		var ok bool
+		if echo, ok = echoesOf(&msg); !ok {
+			n.dropped.Add(1)
+			return nil
+		}
+	}
 	payload := msg.Payload
 	if !msg.Broadcast {
 		// Sealed to this node's key of a session it runs: there is no other
@@ -444,8 +487,11 @@ func (n *Node) receiveTSS(m *events.Signed, fx *effects) error {
 		payload = opened
 	}
 	for _, side := range targetSides(msg.ToOld, msg.ToNew) {
-		in := tss.Incoming{Session: msg.Session, From: m.From, FromSide: tss.Side(msg.FromSide), ToSide: side, Broadcast: msg.Broadcast, Payload: payload}
+		in := tss.Incoming{Session: msg.Session, From: m.From, FromSide: tss.Side(msg.FromSide), ToSide: side, Broadcast: msg.Broadcast, Payload: payload, Echo: echo}
 		if running {
+			if msg.Broadcast && len(payload) > 0 {
+				s.broadcasts[broadcastID(m.From, payload)] = *m
+			}
 			if err := n.deliver(s, in, fx); err != nil {
 				return err
 			}
@@ -461,7 +507,11 @@ func (n *Node) receiveTSS(m *events.Signed, fx *effects) error {
 		if early == nil {
 			continue
 		}
-		early.msgs = append(early.msgs, earlyTSS{in: in, kind: msg.Kind, round: msg.Round})
+		e := earlyTSS{in: in, kind: msg.Kind, round: msg.Round}
+		if msg.Broadcast && len(payload) > 0 {
+			e.signed = m
+		}
+		early.msgs = append(early.msgs, e)
 		n.earlyCount++
 		n.earlyBy[m.From]++
 	}
@@ -575,9 +625,10 @@ type earlyMessages struct {
 // earlyTSS is a message for a session not started here, with the labels
 // it came with (checked against the session once it starts).
 type earlyTSS struct {
-	in    tss.Incoming
-	kind  events.SessionKind
-	round int64
+	in     tss.Incoming
+	kind   events.SessionKind
+	round  int64
+	signed *events.Signed // a broadcast's envelope
 }
 
 // earlyKey is a session key announced for a session not started here.
@@ -640,10 +691,14 @@ func (n *Node) sendTSS(s *session, out []tss.Outgoing, fx *effects) error {
 	for len(out) > 0 {
 		o := out[0]
 		out = out[1:]
+		if o.Forward != nil {
+			n.forwardBroadcast(s, o.Forward, fx)
+			continue
+		}
 		// This node's party on another side of a resharing.
 		for _, side := range targetSides(o.ToOld, o.ToNew) {
 			if side != o.FromSide && s.onSide(side) && (len(o.To) == 0 || slices.Contains(o.To, n.id)) {
-				in := tss.Incoming{Session: o.Session, From: n.id, FromSide: o.FromSide, ToSide: side, Broadcast: o.Broadcast, Payload: o.Payload}
+				in := tss.Incoming{Session: o.Session, From: n.id, FromSide: o.FromSide, ToSide: side, Broadcast: o.Broadcast, Payload: o.Payload, Echo: o.Echo}
 				if s.actor != nil {
 					s.actor.enqueue(sessionJob{in: in}) // a step of its own, off the lock
 					continue
@@ -654,6 +709,9 @@ func (n *Node) sendTSS(s *session, out []tss.Outgoing, fx *effects) error {
 			}
 		}
 		msg := events.TSSMessage{Session: o.Session, Broadcast: o.Broadcast, FromSide: uint8(o.FromSide), ToOld: o.ToOld, ToNew: o.ToNew}
+		for _, e := range o.Echo {
+			msg.Echo = append(msg.Echo, events.BroadcastHash{From: e.From, FromSide: uint8(e.FromSide), Type: e.Type, Hash: e.Hash})
+		}
 		if o.Broadcast || len(o.To) == 0 {
 			msg.To, msg.Payload = o.To, o.Payload
 			if err := n.sendTSSMessage(s, &msg, fx); err != nil {
@@ -673,6 +731,19 @@ func (n *Node) sendTSS(s *session, out []tss.Outgoing, fx *effects) error {
 		}
 	}
 	return nil
+}
+
+// forwardBroadcast passes another party's signed broadcast on to every
+// party: an echo disagreed with it, so someone holds another version, and
+// with both every party can name the sender. It goes out again with this
+// node's resends.
+func (n *Node) forwardBroadcast(s *session, in *tss.Incoming, fx *effects) {
+	m, ok := s.broadcasts[broadcastID(in.From, in.Payload)]
+	if !ok {
+		return // this node's own party on the other side: nothing signed to pass on
+	}
+	s.sent = append(s.sent, m)
+	fx.publish = append(fx.publish, m)
 }
 
 func (n *Node) sendTSSMessage(s *session, msg *events.TSSMessage, fx *effects) error {

@@ -73,6 +73,11 @@ type Blocks struct {
 	signing map[events.Hash]bool
 	// equivocations: evidence pairs held, to gossip and to show.
 	equivocations []*Equivocation
+	// running: the tss sessions started here and not yet finished;
+	// broadcasts: their first broadcast of each sender and tss-lib round
+	// (tssbroadcasts.go).
+	running    map[events.Hash]bool
+	broadcasts map[events.Hash]map[broadcastOf]firstBroadcast
 	// peers and keys (folded before): gossiped evidence counts only
 	// against an admitted peer or a committee member, so throwaway keys
 	// cannot fill the block list (nil in unit tests: every sender counts).
@@ -95,7 +100,10 @@ func (b *Blocks) Apply(seq uint64, ev events.Event) {
 		if e.Msg.Type == events.TypeEvidence {
 			b.onEvidenceSent(&e.Msg)
 		}
+	case *events.TSSMessageReceived:
+		b.onTSSBroadcast(seq, &e.Msg)
 	case *events.TSSSessionStarted:
+		b.onTSSSession(e.Session, true)
 		if e.Protocol == events.SessionSigning {
 			if b.signing == nil {
 				b.signing = map[events.Hash]bool{}
@@ -111,6 +119,7 @@ func (b *Blocks) Apply(seq uint64, ev events.Event) {
 		// (committee.go), which every node learns alike.
 		signing := b.signing[e.Session]
 		delete(b.signing, e.Session)
+		b.onTSSSession(e.Session, false)
 		const local = true
 		if e.Outcome == events.OutcomeTimeout && !signing {
 			// A keygen or resharing party that never sent is no evidence:

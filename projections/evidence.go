@@ -3,6 +3,7 @@ package projections
 import (
 	"bytes"
 	"fmt"
+	"time"
 
 	"github.com/metanode/metanode/events"
 	"github.com/metanode/metanode/net"
@@ -29,11 +30,50 @@ type Equivocation struct {
 // equivocation adds none, so only new offenders take room.
 const maxEquivocations = 256
 
+// equivocationID is what at most one message of a type may be for: a
+// round or epoch, and for a tss broadcast also its session, side and
+// tss-lib message type.
+type equivocationID struct {
+	round int64
+	tss   string
+}
+
 // equivocationKey says which round or epoch a message of an
 // equivocation-checked type is for; false for other types or bodies that
 // do not decode.
-func equivocationKey(params events.Params, m *events.Signed) (round int64, start events.Time, ok bool) {
+func equivocationKey(params events.Params, m *events.Signed) (id equivocationID, start events.Time, ok bool) {
+	round, start, ok := roundOf(params, m)
+	if !ok {
+		return equivocationID{}, 0, false
+	}
+	id.round = round
+	if m.Type == events.TypeTSS {
+		id.tss, _ = tssBroadcastOf(m)
+	}
+	return id, start, true
+}
+
+// roundOf says which round or epoch a message of an equivocation-checked
+// type is for, and when that round or epoch began.
+func roundOf(params events.Params, m *events.Signed) (round int64, start events.Time, ok bool) {
 	switch m.Type {
+	case events.TypeTSS:
+		var msg events.TSSMessage
+		if _, ok := tssBroadcastOf(m); !ok || events.Unmarshal(m.Body, &msg) != nil {
+			return 0, 0, false
+		}
+		var period time.Duration
+		switch msg.Kind {
+		case events.SessionSigning:
+			period = params.SigningEpoch
+		case events.SessionKeygen:
+			period = params.KeygenEpoch
+		case events.SessionResharing:
+			period = params.RegroupInterval
+		default:
+			return 0, 0, false
+		}
+		return msg.Round, events.Time(msg.Round * int64(period)), true
 	case events.TypeProposal, events.TypeSigningSet, events.TypeChecksum:
 		if round, ok = messageRound(m); !ok {
 			return 0, 0, false
@@ -75,15 +115,15 @@ func CheckEquivocation(params events.Params, now events.Time, a, b *events.Signe
 	if bytes.Equal(a.Body, b.Body) {
 		return 0, fmt.Errorf("the same message twice")
 	}
-	ra, start, okA := equivocationKey(params, a)
-	rb, _, okB := equivocationKey(params, b)
-	if !okA || !okB || ra != rb {
+	ia, start, okA := equivocationKey(params, a)
+	ib, _, okB := equivocationKey(params, b)
+	if !okA || !okB || ia != ib {
 		return 0, fmt.Errorf("not two messages for one round")
 	}
 	if now.Sub(start) > params.BlockEquivocation || start.Sub(now) > params.MaxClockSkew+params.SigningEpoch {
 		return 0, fmt.Errorf("round outside the evidence window")
 	}
-	return ra, nil
+	return ia.round, nil
 }
 
 // Equivocated records two different messages of one sender for one round

@@ -7,6 +7,7 @@ import (
 
 	"github.com/metanode/metanode/events"
 	"github.com/metanode/metanode/projections"
+	"github.com/metanode/metanode/tss"
 )
 
 // The targeted adversaries of PROTOCOL.md section 7: byzantine peers that
@@ -130,6 +131,21 @@ func (s *Sim) targeted(n *simNode, m events.Signed) ([]wire, bool) {
 			}
 			return s.clocks[to.index].global(local)
 		}}}, true
+	case m.Type == events.TypeTSS && n.has(EquivocateBroadcast):
+		var msg events.TSSMessage
+		if events.Unmarshal(m.Body, &msg) != nil || !msg.Broadcast || len(msg.Payload) == 0 {
+			return nil, false // its session keys, echoes and sealed messages are honest
+		}
+		other, err := tss.CorruptPayload(msg.Payload)
+		if err != nil {
+			return nil, false
+		}
+		msg.Payload = other
+		// Nodes below the liar see one version, nodes above it the other:
+		// honest parties of one session on both sides of it disagree.
+		below := func(to *simNode) bool { return to.index < n.index }
+		above := func(to *simNode) bool { return to.index > n.index }
+		return []wire{{msg: m, only: below}, {msg: s.resign(n, m.Type, &msg), only: above}}, true
 	case m.Type == events.TypeTSS && n.has(CorruptShareOne):
 		// Only what it sends one peer, the next node, is corrupted: only
 		// that peer's session fails, and only it sees a culprit.

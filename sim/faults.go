@@ -35,6 +35,11 @@ const (
 	EquivocateCommit   Behaviour = "equivocate-commit"   // two different keygen/regroup commits
 	LateSet            Behaviour = "late-set"            // its set lands just before the cut-off at half the nodes, just after at the rest
 	CorruptShareOne    Behaviour = "corrupt-share-one"   // with --tss: corrupts only what it sends one peer
+	// EquivocateBroadcast (with --tss): one version of each tss-lib
+	// broadcast to the nodes below it, another to those above, and neither
+	// relayed (as over direct streams): only the broadcast check's echo
+	// can tell.
+	EquivocateBroadcast Behaviour = "equivocate-broadcast"
 	CommitWrong        Behaviour = "commit-wrong"        // commits to a wrong sum
 	CommitSilent       Behaviour = "commit-silent"       // never commits
 	LateChecksum       Behaviour = "late-checksum"       // its checksum lands just before the check phase ends at half the nodes, just after at the rest
@@ -45,7 +50,7 @@ const (
 
 // Behaviours lists every behaviour.
 var Behaviours = []Behaviour{Equivocate, Forge, Replay, YoungStake, MovedStake, Clone, WrongChecksum, SmallSets, Silent, CorruptShare, TSSSilent, Frame,
-	EquivocateSet, EquivocateChecksum, EquivocateCommit, LateSet, CorruptShareOne, CommitWrong, CommitSilent, LateChecksum, LateCommit, Spam, IntentSquat}
+	EquivocateSet, EquivocateChecksum, EquivocateCommit, LateSet, CorruptShareOne, CommitWrong, CommitSilent, LateChecksum, LateCommit, Spam, IntentSquat, EquivocateBroadcast}
 
 // Fault gives node Node a behaviour.
 type Fault struct {

@@ -2,6 +2,7 @@ package sim_test
 
 import (
 	"bytes"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -394,4 +395,49 @@ func TestRealLateCommit(t *testing.T) {
 		return
 	}
 	t.Fatalf("no keygen attempt: %+v", res.Attempts)
+}
+
+// TestRealTSSEquivocateBroadcast: a signer shows half the nodes one
+// version of each of its tss-lib broadcasts and the rest another, neither
+// relayed. The broadcast check's echoes disagree, the originals are passed
+// on, each honest signer of the session holds both signed versions and
+// names the liar; the pair is gossiped as evidence, so every honest node,
+// in the session or not, blocks the liar for equivocation; no honest node
+// is blocked; and the network signs on without it.
+func TestRealTSSEquivocateBroadcast(t *testing.T) {
+	for _, seed := range []uint64{7, 8, 9} {
+		t.Run(fmt.Sprintf("seed %d", seed), func(t *testing.T) { equivocateBroadcast(t, seed) })
+	}
+}
+
+func equivocateBroadcast(t *testing.T, seed uint64) {
+	const liar = 1
+	res := run(t, sim.Config{Nodes: 5, Threshold: 2, Duration: 5 * time.Minute, TSS: true, DepositEvery: 15 * time.Second, Seed: seed,
+		Faults: []sim.Fault{{Behaviour: sim.EquivocateBroadcast, Node: liar}}})
+	for node := range 5 {
+		if node == liar {
+			continue
+		}
+		if !slices.ContainsFunc(res.Blocks, func(b sim.BlockResult) bool {
+			return b.By == node && b.Peer == liar && b.Reason == projections.BlockEquivocation.String()
+		}) {
+			t.Fatalf("node %d did not block node %d for equivocation: %+v\nrounds %+v", node, liar, res.Blocks, res.Rounds)
+		}
+	}
+	for _, b := range res.Blocks {
+		if b.Peer != liar {
+			t.Fatalf("an honest node was blocked: %+v", b)
+		}
+	}
+	aborted := slices.IndexFunc(res.Rounds, func(r sim.RoundResult) bool {
+		return r.Outcomes[projections.OutcomeAborted] > 0 && slices.Contains(r.Set, liar)
+	})
+	if aborted < 0 {
+		t.Fatalf("rounds %+v: no round with node %d in its set aborted", res.Rounds, liar)
+	}
+	if !slices.ContainsFunc(res.Rounds[aborted+1:], func(r sim.RoundResult) bool {
+		return r.Outcomes[projections.OutcomeSigned] > 0 && !slices.Contains(r.Set, liar)
+	}) {
+		t.Fatalf("rounds %+v: no later round signed without node %d", res.Rounds[aborted+1:], liar)
+	}
 }

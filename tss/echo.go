@@ -103,11 +103,15 @@ func (s *Session[T]) receiveBroadcast(in Incoming) []Outgoing {
 	k := broadcastKey{in.From, in.FromSide, typ}
 	hash := events.Hash(sha512.Sum512_256(in.Payload))
 	if held := s.check.held[k]; held != nil {
-		if held.hash != hash {
-			s.result = &Result[T]{Outcome: events.OutcomeFailed, Culprits: []events.PeerID{in.From},
-				Err: fmt.Errorf("%w: %s sent two different %s", ErrEquivocatedBroadcast, in.From.Short(), shortType(typ))}
+		if held.hash == hash {
+			return nil
 		}
-		return nil
+		s.result = &Result[T]{Outcome: events.OutcomeFailed, Culprits: []events.PeerID{in.From},
+			Err: fmt.Errorf("%w: %s sent two different %s", ErrEquivocatedBroadcast, in.From.Short(), shortType(typ))}
+		// The version held here goes on too: a party that saw only the
+		// other one may not have echoed to this one yet, and would wait for
+		// an echo that never comes.
+		return s.forward(held)
 	}
 	b := &heldBroadcast{in: in, hash: hash, waiting: map[sidedPeer]bool{}}
 	for _, p := range s.router.receivers(in) {
@@ -165,6 +169,11 @@ func (s *Session[T]) match(b *heldBroadcast, echoer sidedPeer, hash events.Hash)
 		delete(b.waiting, echoer)
 		return nil
 	}
+	return s.forward(b)
+}
+
+// forward passes a held broadcast's original on to every party, once.
+func (s *Session[T]) forward(b *heldBroadcast) []Outgoing {
 	if b.forwarded {
 		return nil
 	}
