@@ -40,10 +40,10 @@ const (
 	// relayed (as over direct streams): only the broadcast check's echo
 	// can tell.
 	EquivocateBroadcast Behaviour = "equivocate-broadcast"
-	CommitWrong        Behaviour = "commit-wrong"        // commits to a wrong sum
-	CommitSilent       Behaviour = "commit-silent"       // never commits
-	LateChecksum       Behaviour = "late-checksum"       // its checksum lands just before the check phase ends at half the nodes, just after at the rest
-	LateCommit         Behaviour = "late-commit"         // its keygen/regroup commit lands just before the commit phase ends at half the nodes, just after at the rest
+	CommitWrong         Behaviour = "commit-wrong"  // commits to a wrong sum
+	CommitSilent        Behaviour = "commit-silent" // never commits
+	LateChecksum        Behaviour = "late-checksum" // its checksum lands just before the check phase ends at half the nodes, just after at the rest
+	LateCommit          Behaviour = "late-commit"   // its keygen/regroup commit lands just before the commit phase ends at half the nodes, just after at the rest
 	// Spam: the node also floods every topic from unstaked identities (spam.go).
 	Spam Behaviour = "spam"
 )
