@@ -166,8 +166,12 @@ func (s *Sim) fail(err error) {
 // session: seeded, in a domain of its own (tss-lib's streams never
 // repeat it).
 func (s *Sim) sealRand(n *simNode, session events.Hash) io.Reader {
-	seed := sha512.Sum512(binary.BigEndian.AppendUint64(append([]byte("metanode/sim/seal-key"), session[:]...), s.cfg.Seed^uint64(n.index)<<32))
-	return newSeededReader(seed[:])
+	return sealRandOf(s.cfg.Seed, n.index, session)
+}
+
+func sealRandOf(seed uint64, index int, session events.Hash) io.Reader {
+	sum := sha512.Sum512(binary.BigEndian.AppendUint64(append([]byte("metanode/sim/seal-key"), session[:]...), seed^uint64(index)<<32))
+	return newSeededReader(sum[:])
 }
 
 // sessionKey is node n's ephemeral sealing key for a session, drawn again
