@@ -9,7 +9,9 @@ import (
 
 // IdentitySeed is node i's Ed25519 identity seed in a run of seed: what a
 // thief of its decrypted identity key holds.
-func IdentitySeed(seed uint64, i int) []byte { return derive("sim-identity", seed, i)[:ed25519.SeedSize] }
+func IdentitySeed(seed uint64, i int) []byte {
+	return derive("sim-identity", seed, i)[:ed25519.SeedSize]
+}
 
 // SessionKeyOf is node i's ephemeral sealing key for a session in a run
 // of seed, drawn again: what the node erased when the session ended.
