@@ -35,7 +35,7 @@ func tssCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					store, err := tss.OpenShareStore(c.String("dir"), pass)
+					store, err := tss.OpenShareStore(c.String("dir"), pass, tss.ShareStoreOptions{})
 					if err != nil {
 						return err
 					}

@@ -63,7 +63,7 @@ func Run(ctx context.Context, home string, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	shares, identity, err := openSecrets(home, passphrase)
+	shares, identity, err := openSecrets(home, passphrase, cfg.TSS.KDF())
 	if err != nil {
 		return err
 	}
