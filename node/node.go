@@ -101,6 +101,10 @@ type Node struct {
 	// regossip: anti-entropy of the intents in force (intents.go)
 	regossip intentRegossip
 	keys     map[events.Hash]*keygen.LocalPartySaveData
+	// keyChanged: the current key changed since the last erasure check;
+	// eraseMu: one erasure check at a time (erasure.go, off the lock).
+	keyChanged atomic.Bool
+	eraseMu    sync.Mutex
 	// receiveErr is a failure while answering a received message (the log
 	// refused a write); the next Tick returns it.
 	receiveErr error
@@ -156,6 +160,8 @@ func Open(dir string, cfg Config) (*Node, error) {
 		store.Close()
 		return nil, err
 	}
+	n.keyChanged.Store(false)
+	n.eraseSuperseded() // what a stop or a failure left undone
 	return n, nil
 }
 
@@ -236,7 +242,9 @@ func (n *Node) record(ev events.Event) error {
 	if err != nil {
 		return err
 	}
+	before := n.currentKeyID()
 	n.state.Apply(seq, ev)
+	n.noteKeyChange(before)
 	return nil
 }
 
@@ -287,14 +295,17 @@ func (n *Node) apply(fx *effects) {
 			n.cfg.TSS.Finished(f.duty, f.fin, f.key)
 		}
 	}
+	n.eraseIfKeyChanged()
 }
 
 // Record takes answers from outside (deposits seen, a tx confirmed, a tss
 // session's outcome, a published key) in one append.
 func (n *Node) Record(evs ...events.Event) error {
 	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.recordAll(evs)
+	err := n.recordAll(evs)
+	n.mu.Unlock()
+	n.eraseIfKeyChanged()
+	return err
 }
 
 func (n *Node) recordAll(evs []events.Event) error {
@@ -305,9 +316,11 @@ func (n *Node) recordAll(evs []events.Event) error {
 	if err != nil {
 		return err
 	}
+	before := n.currentKeyID()
 	for i, ev := range evs {
 		n.state.Apply(first+uint64(i), ev)
 	}
+	n.noteKeyChange(before)
 	return nil
 }
 

@@ -33,6 +33,9 @@ type TSS struct {
 	// Finished is told of every session outcome after it is logged, with
 	// the key the session made, if it made one here.
 	Finished func(d projections.Duty, fin *events.TSSSessionFinished, key *events.KeyPublished)
+	// Erased, if set, is told of each share of a superseded key the node
+	// erased (err nil) or had to keep (err says why): erasure.go.
+	Erased func(key events.Hash, err error)
 	// Async runs every session as an actor, its tss-lib steps off the
 	// node's lock (actor.go): for a daemon. Without it steps run inline,
 	// reproducibly (the simulator).
