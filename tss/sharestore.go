@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bnb-chain/tss-lib/v3/ecdsa/keygen"
@@ -145,6 +146,9 @@ type ShareStore struct {
 	passphrase []byte
 	peer       events.PeerID
 	kdf        KDFParams
+	// writes: one file written or erased at a time, so two loads that
+	// both rewrite a format 1 file never share its temporary file
+	writes sync.Mutex
 }
 
 // OpenShareStore opens (creating it, mode 0700) the store in dir. The
@@ -210,6 +214,8 @@ func (s *ShareStore) sealBytes(path, label string, bind [][]byte, plain []byte) 
 		return err
 	}
 	out := aead.Seal(header, nonce, plain, hkdfInfo(label, append([][]byte{header}, bind...)...))
+	s.writes.Lock()
+	defer s.writes.Unlock()
 	return durable.WriteFile(path, out, 0o600)
 }
 
@@ -371,6 +377,8 @@ func (s *ShareStore) Load(keyID events.Hash) (*keygen.LocalPartySaveData, error)
 // by a crash can simply be done again. It needs no passphrase.
 func (s *ShareStore) Erase(keyID events.Hash) error {
 	path := s.path(keyID)
+	s.writes.Lock()
+	defer s.writes.Unlock()
 	if err := errors.Join(durable.EraseIfExists(path), durable.EraseIfExists(path+".tmp")); err != nil {
 		return fmt.Errorf("share store: erase %s: %w", keyID.String()[:12], err)
 	}
