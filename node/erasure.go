@@ -25,8 +25,10 @@ import (
 // erases nothing, as the old vault may still hold funds.
 //
 // Only Keys.Current and Keys.History are consulted, not how a key became
-// current. The check runs when the current key changes and when the node
-// opens (a node stopped between the change and the erasure, or whose
+// current. The check runs when the current key changes, when the node
+// keeps a new key's share (a member may adopt the key from t+1
+// announcements before its own session ends and gives it its share), and
+// when the node opens (a node stopped before its erasure, or whose
 // erasure failed, erases at its next start). It is file I/O and argon2id,
 // so it runs after the node's lock is released, like publishing; a
 // failure is reported through TSS.Erased and never stops the node.
@@ -43,14 +45,29 @@ func (n *Node) currentKeyID() events.Hash {
 // longer before (under the lock, after applying events).
 func (n *Node) noteKeyChange(before events.Hash) {
 	if n.currentKeyID() != before {
-		n.keyChanged.Store(true)
+		n.eraseDue.Store(true)
 	}
 }
 
-// eraseIfKeyChanged runs the erasure check if the current key changed
-// since the last one; called after the lock is released.
-func (n *Node) eraseIfKeyChanged() {
-	if n.keyChanged.Swap(false) {
+// keepShare seals a new key's share in the share store and caches it,
+// and marks an erasure check due: the share may be what the current key
+// was waiting for.
+func (n *Node) keepShare(key *events.KeyPublished, made *keygen.LocalPartySaveData) error {
+	if n.cfg.TSS.Shares == nil {
+		return errors.New("no share store for the new key")
+	}
+	if err := n.cfg.TSS.Shares.Save(key.KeyID, made); err != nil {
+		return fmt.Errorf("keep the new key's share: %w", err)
+	}
+	n.keys[key.KeyID] = made
+	n.eraseDue.Store(true)
+	return nil
+}
+
+// eraseIfDue runs the erasure check if the current key changed, or a
+// share was kept, since the last one; called after the lock is released.
+func (n *Node) eraseIfDue() {
+	if n.eraseDue.Swap(false) {
 		n.eraseSuperseded()
 	}
 }

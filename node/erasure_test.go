@@ -335,3 +335,33 @@ func TestErasureKeepsShares(t *testing.T) {
 		})
 	}
 }
+
+// TestShareAfterKeyIsCurrent: a member may adopt the new key from t+1
+// announcements before its own session ends; the old share is kept
+// while it holds no new one, and erased once its session keeps the new
+// share (as publishKey does), at the next input.
+func TestShareAfterKeyIsCurrent(t *testing.T) {
+	r := realRegroup(t)
+	e := newErasureNode(t, r)
+	e.save(t, r.old, &r.oldData[0])
+	e.open(t, r, true)
+	e.makeCurrent(t, r.new)
+	if got := e.held(t); !sameKeys(got, r.old) || len(e.reports) != 1 || e.reports[0].err == nil {
+		t.Fatalf("with no share of the new key the node holds %v, reports %+v: want the old share kept", got, e.reports)
+	}
+	e.mu.Lock()
+	err := e.keepShare(r.new, r.newData[0])
+	e.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Tick(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.held(t); !sameKeys(got, r.new) {
+		t.Fatalf("after its session kept the new share the node holds %v, want only that", got)
+	}
+	if len(e.reports) != 2 || e.reports[1].key != r.old.KeyID || e.reports[1].err != nil {
+		t.Fatalf("reports %+v, want the old key erased last", e.reports)
+	}
+}

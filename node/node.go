@@ -101,10 +101,11 @@ type Node struct {
 	// regossip: anti-entropy of the intents in force (intents.go)
 	regossip intentRegossip
 	keys     map[events.Hash]*keygen.LocalPartySaveData
-	// keyChanged: the current key changed since the last erasure check;
-	// eraseMu: one erasure check at a time (erasure.go, off the lock).
-	keyChanged atomic.Bool
-	eraseMu    sync.Mutex
+	// eraseDue: the current key changed, or a share was kept, since the
+	// last erasure check; eraseMu: one check at a time (erasure.go, off
+	// the lock).
+	eraseDue atomic.Bool
+	eraseMu  sync.Mutex
 	// receiveErr is a failure while answering a received message (the log
 	// refused a write); the next Tick returns it.
 	receiveErr error
@@ -160,7 +161,7 @@ func Open(dir string, cfg Config) (*Node, error) {
 		store.Close()
 		return nil, err
 	}
-	n.keyChanged.Store(false)
+	n.eraseDue.Store(false)
 	n.eraseSuperseded() // what a stop or a failure left undone
 	return n, nil
 }
@@ -295,7 +296,7 @@ func (n *Node) apply(fx *effects) {
 			n.cfg.TSS.Finished(f.duty, f.fin, f.key)
 		}
 	}
-	n.eraseIfKeyChanged()
+	n.eraseIfDue()
 }
 
 // Record takes answers from outside (deposits seen, a tx confirmed, a tss
@@ -304,7 +305,7 @@ func (n *Node) Record(evs ...events.Event) error {
 	n.mu.Lock()
 	err := n.recordAll(evs)
 	n.mu.Unlock()
-	n.eraseIfKeyChanged()
+	n.eraseIfDue()
 	return err
 }
 

@@ -661,13 +661,9 @@ func (n *Node) publishKey(s *session, made *keygen.LocalPartySaveData) (*events.
 	case n.cfg.TSS.Address != nil:
 		key.Address = n.cfg.TSS.Address(key.PublicKey)
 	}
-	if n.cfg.TSS.Shares == nil {
-		return nil, errors.New("no share store for the new key")
+	if err := n.keepShare(key, made); err != nil {
+		return nil, err
 	}
-	if err := n.cfg.TSS.Shares.Save(key.KeyID, made); err != nil {
-		return nil, fmt.Errorf("keep the new key's share: %w", err)
-	}
-	n.keys[key.KeyID] = made
 	return key, nil
 }
 
