@@ -138,15 +138,17 @@ func (n *Node) eraseSuperseded() {
 		return
 	}
 	for _, id := range superseded {
-		old, err := load(id)
-		if err != nil {
-			n.reportErasure(id, fmt.Errorf("kept: %w", err))
-			continue
-		}
-		pub, err := tss.GroupKey(old)
-		if err != nil {
-			n.reportErasure(id, fmt.Errorf("kept: %w", err))
-			continue
+		pub, ok := n.groupOf[id]
+		if !ok {
+			old, err := load(id)
+			if err == nil {
+				pub, err = tss.GroupKey(old)
+			}
+			if err != nil {
+				n.reportErasure(id, fmt.Errorf("kept: %w", err))
+				continue
+			}
+			n.groupOf[id] = pub // a kept share is not opened (argon2id) at every check
 		}
 		if !bytes.Equal(pub, current.PublicKey) {
 			continue // replaced by a keygen: its vault may still hold funds
@@ -158,6 +160,7 @@ func (n *Node) eraseSuperseded() {
 		n.mu.Lock()
 		delete(n.keys, id)
 		n.mu.Unlock()
+		delete(n.groupOf, id)
 		n.reportErasure(id, nil)
 	}
 }

@@ -103,9 +103,11 @@ type Node struct {
 	keys     map[events.Hash]*keygen.LocalPartySaveData
 	// eraseDue: the current key changed, or a share was kept, since the
 	// last erasure check; eraseMu: one check at a time (erasure.go, off
-	// the lock).
+	// the lock), and guards groupOf: the group key of each superseded
+	// share the checks have opened.
 	eraseDue atomic.Bool
 	eraseMu  sync.Mutex
+	groupOf  map[events.Hash][]byte
 	// receiveErr is a failure while answering a received message (the log
 	// refused a write); the next Tick returns it.
 	receiveErr error
@@ -148,7 +150,7 @@ func Open(dir string, cfg Config) (*Node, error) {
 		sessions: map[events.Hash]*session{}, early: map[events.Hash]*earlyMessages{}, ended: map[events.Hash]*endedSession{},
 		seen: map[events.Hash]seenEnvelope{}, seenBy: map[events.PeerID]int{}, earlyBy: map[events.PeerID]int{},
 		asked: map[projections.StakeCheck]events.Time{},
-		keys:  map[events.Hash]*keygen.LocalPartySaveData{}}
+		keys:  map[events.Hash]*keygen.LocalPartySaveData{}, groupOf: map[events.Hash][]byte{}}
 	if err := n.restore(cfg.Params); err != nil {
 		store.Close()
 		return nil, err
