@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
 	"syscall"
@@ -30,6 +31,9 @@ func overrideFlags() []cli.Flag {
 		&cli.StringFlag{Name: "log-level", Usage: "[log] level", EnvVars: envName("log-level")},
 		&cli.StringFlag{Name: "log-format", Usage: "[log] format (json, text, auto)", EnvVars: envName("log-format")},
 		&cli.StringFlag{Name: "tss-passphrase-file", Usage: "[tss] passphrase_file", EnvVars: envName("tss-passphrase-file")},
+		&cli.UintFlag{Name: "tss-argon2-time", Usage: "[tss] argon2_time (passes, at least 3)", EnvVars: envName("tss-argon2-time")},
+		&cli.UintFlag{Name: "tss-argon2-memory-kib", Usage: "[tss] argon2_memory_kib (at least 65536)", EnvVars: envName("tss-argon2-memory-kib")},
+		&cli.UintFlag{Name: "tss-argon2-threads", Usage: "[tss] argon2_threads (at least 4)", EnvVars: envName("tss-argon2-threads")},
 		&cli.StringFlag{Name: "chain-url", Usage: "[chain] url", EnvVars: envName("chain-url")},
 		&cli.StringFlag{Name: "chain-stake-tx", Usage: "[chain] stake_tx", EnvVars: envName("chain-stake-tx")},
 	}
@@ -49,6 +53,14 @@ func applyOverrides(c *cli.Context, cfg *daemon.Config) {
 	set("tss-passphrase-file", &cfg.TSS.PassphraseFile)
 	set("chain-url", &cfg.Chain.URL)
 	set("chain-stake-tx", &cfg.Chain.StakeTx)
+	setUint := func(name string, dst *uint32) {
+		if c.IsSet(name) {
+			*dst = uint32(min(c.Uint(name), math.MaxUint32))
+		}
+	}
+	setUint("tss-argon2-time", &cfg.TSS.Argon2Time)
+	setUint("tss-argon2-memory-kib", &cfg.TSS.Argon2MemoryKiB)
+	setUint("tss-argon2-threads", &cfg.TSS.Argon2Threads)
 	if c.IsSet("p2p-listen") {
 		cfg.P2P.Listen = c.StringSlice("p2p-listen")
 	}

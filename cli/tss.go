@@ -2,9 +2,11 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -13,6 +15,11 @@ import (
 	"github.com/bnb-chain/tss-lib/v3/ecdsa/keygen"
 	"github.com/urfave/cli/v2"
 
+	"github.com/metanode/metanode/events"
+	"github.com/metanode/metanode/node"
+	"github.com/metanode/metanode/node/daemon"
+	"github.com/metanode/metanode/projections"
+	"github.com/metanode/metanode/replay"
 	"github.com/metanode/metanode/tss"
 	"github.com/metanode/metanode/tss/fixtures"
 )
@@ -35,7 +42,7 @@ func tssCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					store, err := tss.OpenShareStore(c.String("dir"), pass)
+					store, err := tss.OpenShareStore(c.String("dir"), pass, tss.ShareStoreOptions{})
 					if err != nil {
 						return err
 					}
@@ -51,6 +58,17 @@ func tssCommand() *cli.Command {
 						fmt.Fprintf(c.App.Writer, "  %d of %d in %.1f s\n", have, want, took.Seconds())
 					})
 				},
+			},
+			{
+				Name:      "shares",
+				Usage:     "list the key shares a node holds, and what its log says of each key",
+				UsageText: "metanode tss shares --home DIR [--json]",
+				Description: "One line per share file in DIR/shares: key id, file format, size, last change, and what the\n" +
+					"node's log (DIR/log, opened read-only) says of the key: current, previous (it was current\n" +
+					"here once), or unknown. No passphrase is needed: the files are not opened. While the node\n" +
+					"runs it holds its log, and every key shows as unknown.",
+				Flags:  []cli.Flag{homeFlag(), jsonFlag()},
+				Action: listShares,
 			},
 			{
 				Name:  "fixtures",
@@ -87,4 +105,80 @@ func fixturesFS(dir string) fs.FS {
 		return fixtures.FS
 	}
 	return os.DirFS(dir)
+}
+
+// shareLine is one held share, as `tss shares` prints it.
+type shareLine struct {
+	KeyID    string    `json:"key_id"`
+	Format   string    `json:"format"`
+	Size     int64     `json:"size"`
+	Modified time.Time `json:"modified"`
+	Status   string    `json:"status"` // current, previous, unknown
+}
+
+func listShares(c *cli.Context) error {
+	home := c.String("home")
+	if _, err := os.Stat(home); err != nil {
+		return fmt.Errorf("home: %w", err)
+	}
+	held, err := tss.ListShares(filepath.Join(home, daemon.SharesDir))
+	if err != nil {
+		return err
+	}
+	current, previous, err := keysInLog(filepath.Join(home, node.LogDir))
+	if err != nil {
+		fmt.Fprintf(c.App.ErrWriter, "the log says nothing of the keys: %v\n", err)
+	}
+	lines := make([]shareLine, len(held))
+	for i, h := range held {
+		l := shareLine{KeyID: h.KeyID.String(), Format: "unknown format", Size: h.Size, Modified: h.ModTime.UTC(), Status: "unknown"}
+		if h.Format > 0 {
+			l.Format = fmt.Sprintf("v%d", h.Format)
+		}
+		switch {
+		case h.KeyID == current:
+			l.Status = "current"
+		case previous[h.KeyID]:
+			l.Status = "previous"
+		}
+		lines[i] = l
+	}
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, lines)
+	}
+	if len(lines) == 0 {
+		fmt.Fprintf(c.App.Writer, "no shares in %s\n", filepath.Join(home, daemon.SharesDir))
+	}
+	for _, l := range lines {
+		fmt.Fprintf(c.App.Writer, "%s  %s  %6d bytes  %s  %s\n", l.KeyID, l.Format, l.Size, l.Modified.Format(time.RFC3339), l.Status)
+	}
+	return nil
+}
+
+// keysInLog folds a node's log (read-only) for its current key and the
+// keys current before it.
+func keysInLog(dir string) (events.Hash, map[events.Hash]bool, error) {
+	store, err := events.Open(dir, events.Options{ReadOnly: true})
+	if errors.Is(err, events.ErrLocked) {
+		return events.Hash{}, nil, fmt.Errorf("%w (is the node running?)", err)
+	}
+	if err != nil {
+		return events.Hash{}, nil, err
+	}
+	defer store.Close()
+	state := projections.NewState()
+	if _, err := replay.Run(store, state, replay.Until{}); err != nil {
+		return events.Hash{}, nil, err
+	}
+	var current events.Hash
+	if key, ok := state.Keys.Current(); ok {
+		current = key.KeyID
+	}
+	previous := map[events.Hash]bool{}
+	for _, id := range state.Keys.History() {
+		if id != current {
+			previous[id] = true
+		}
+	}
+	return current, previous, nil
 }

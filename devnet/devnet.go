@@ -159,7 +159,7 @@ func Setup(cfg Config) (*Devnet, error) {
 		if err != nil {
 			return nil, err
 		}
-		store, err := tss.OpenShareStore(filepath.Join(n.Home, daemon.SharesDir), pass)
+		store, err := tss.OpenShareStore(filepath.Join(n.Home, daemon.SharesDir), pass, tss.ShareStoreOptions{Peer: events.PeerID(n.Peer), KDF: conf.TSS.KDF()})
 		if err != nil {
 			return nil, err
 		}

@@ -84,7 +84,7 @@ func signWithActors(t *testing.T, async bool) (free, held int64) {
 	}
 	for i := range signers {
 		dir := t.TempDir()
-		store, err := tss.OpenShareStore(filepath.Join(dir, "shares"), []byte(fmt.Sprintf("actor test %d", i)))
+		store, err := tss.OpenShareStore(filepath.Join(dir, "shares"), []byte(fmt.Sprintf("actor test %d", i)), tss.ShareStoreOptions{Peer: parties[i].Peer, InsecureTestKDF: true})
 		if err != nil {
 			t.Fatal(err)
 		}

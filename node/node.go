@@ -101,6 +101,13 @@ type Node struct {
 	// regossip: anti-entropy of the intents in force (intents.go)
 	regossip intentRegossip
 	keys     map[events.Hash]*keygen.LocalPartySaveData
+	// eraseDue: the current key changed, or a share was kept, since the
+	// last erasure check; eraseMu: one check at a time (erasure.go, off
+	// the lock), and guards groupOf: the group key of each superseded
+	// share the checks have opened.
+	eraseDue atomic.Bool
+	eraseMu  sync.Mutex
+	groupOf  map[events.Hash][]byte
 	// receiveErr is a failure while answering a received message (the log
 	// refused a write); the next Tick returns it.
 	receiveErr error
@@ -143,7 +150,7 @@ func Open(dir string, cfg Config) (*Node, error) {
 		sessions: map[events.Hash]*session{}, early: map[events.Hash]*earlyMessages{}, ended: map[events.Hash]*endedSession{},
 		seen: map[events.Hash]seenEnvelope{}, seenBy: map[events.PeerID]int{}, earlyBy: map[events.PeerID]int{},
 		asked: map[projections.StakeCheck]events.Time{},
-		keys:  map[events.Hash]*keygen.LocalPartySaveData{}}
+		keys:  map[events.Hash]*keygen.LocalPartySaveData{}, groupOf: map[events.Hash][]byte{}}
 	if err := n.restore(cfg.Params); err != nil {
 		store.Close()
 		return nil, err
@@ -156,6 +163,8 @@ func Open(dir string, cfg Config) (*Node, error) {
 		store.Close()
 		return nil, err
 	}
+	n.eraseDue.Store(false)
+	n.eraseSuperseded() // what a stop or a failure left undone
 	return n, nil
 }
 
@@ -236,7 +245,9 @@ func (n *Node) record(ev events.Event) error {
 	if err != nil {
 		return err
 	}
+	before := n.currentKeyID()
 	n.state.Apply(seq, ev)
+	n.noteKeyChange(before)
 	return nil
 }
 
@@ -287,14 +298,17 @@ func (n *Node) apply(fx *effects) {
 			n.cfg.TSS.Finished(f.duty, f.fin, f.key)
 		}
 	}
+	n.eraseIfDue()
 }
 
 // Record takes answers from outside (deposits seen, a tx confirmed, a tss
 // session's outcome, a published key) in one append.
 func (n *Node) Record(evs ...events.Event) error {
 	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.recordAll(evs)
+	err := n.recordAll(evs)
+	n.mu.Unlock()
+	n.eraseIfDue()
+	return err
 }
 
 func (n *Node) recordAll(evs []events.Event) error {
@@ -305,9 +319,11 @@ func (n *Node) recordAll(evs []events.Event) error {
 	if err != nil {
 		return err
 	}
+	before := n.currentKeyID()
 	for i, ev := range evs {
 		n.state.Apply(first+uint64(i), ev)
 	}
+	n.noteKeyChange(before)
 	return nil
 }
 

@@ -34,6 +34,9 @@ type TSS struct {
 	// Finished is told of every session outcome after it is logged, with
 	// the key the session made, if it made one here.
 	Finished func(d projections.Duty, fin *events.TSSSessionFinished, key *events.KeyPublished)
+	// Erased, if set, is told of each share of a superseded key the node
+	// erased (err nil) or had to keep (err says why): erasure.go.
+	Erased func(key events.Hash, err error)
 	// Async runs every session as an actor, its tss-lib steps off the
 	// node's lock (actor.go): for a daemon. Without it steps run inline,
 	// reproducibly (the simulator).
@@ -878,13 +881,9 @@ func (n *Node) publishKey(s *session, made *keygen.LocalPartySaveData) (*events.
 	case n.cfg.TSS.Address != nil:
 		key.Address = n.cfg.TSS.Address(key.PublicKey)
 	}
-	if n.cfg.TSS.Shares == nil {
-		return nil, errors.New("no share store for the new key")
+	if err := n.keepShare(key, made); err != nil {
+		return nil, err
 	}
-	if err := n.cfg.TSS.Shares.Save(key.KeyID, made); err != nil {
-		return nil, fmt.Errorf("keep the new key's share: %w", err)
-	}
-	n.keys[key.KeyID] = made
 	return key, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/metanode/metanode/events"
 	"github.com/metanode/metanode/projections"
 	"github.com/metanode/metanode/sim"
+	"github.com/metanode/metanode/tss"
 )
 
 // TestRealTSS: 7 nodes holding the committed 7/4 fixture key sign every
@@ -173,6 +174,37 @@ func TestRealKeygenAndRegroup(t *testing.T) {
 	}
 	if !signedAfter {
 		t.Fatal("no signing session on the regroup's key succeeded")
+	}
+	// Of the group key the regroup handed on, each member of its
+	// committee holds its new share alone: it erased its keygen share
+	// once the regroup's key was current. Shares of keys an earlier
+	// keygen replaced (other group keys) are kept, and the node outside
+	// the committee, with no new share to prove, keeps what it had.
+	publicKeys := map[string]string{}
+	for _, k := range res.Keys {
+		publicKeys[k.KeyID] = k.PublicKey
+	}
+	for _, i := range honest(res) {
+		list, err := tss.ListShares(filepath.Join(filepath.Dir(filepath.Dir(res.Nodes[i].Log)), "shares"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ofGroup []string
+		for _, l := range list {
+			if id := l.KeyID.String(); publicKeys[id] == after.PublicKey {
+				ofGroup = append(ofGroup, id)
+			}
+		}
+		want := []string{after.KeyID}
+		if !slices.Contains(after.Members, i) {
+			want = nil
+			if slices.Contains(before.Members, i) {
+				want = []string{before.KeyID}
+			}
+		}
+		if !slices.Equal(ofGroup, want) {
+			t.Fatalf("node %d holds shares of the group key of %v, want %v (keys %+v)", i, ofGroup, want, res.Keys)
+		}
 	}
 	verifyLogs(t, res)
 }

@@ -118,10 +118,14 @@ func (r Resharing) NewSession(newSide bool) *Session[*keygen.LocalPartySaveData]
 		key = keygen.NewLocalPartySaveData(len(r.New))
 		key.LocalPreParams = *r.PreParams
 	} else {
-		if r.Key == nil {
+		if r.Key == nil || r.Key.Xi == nil {
 			return fail(fmt.Errorf("an old party needs its key data"))
 		}
 		key = *r.Key
+		// tss-lib zeroes an old party's Xi in place when the resharing
+		// succeeds; the caller's data must survive it: the new key may
+		// never become current, and then the old share still signs.
+		key.Xi = new(big.Int).Set(r.Key.Xi)
 	}
 	if self == nil {
 		return fail(fmt.Errorf("%s is not on that side", r.Self.Short()))

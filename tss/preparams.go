@@ -10,13 +10,18 @@ import (
 	"time"
 
 	"github.com/bnb-chain/tss-lib/v3/ecdsa/keygen"
+
+	"github.com/metanode/metanode/internal/durable"
 )
 
 // The pre-parameter pool: safe primes and Paillier keys generated ahead
 // of time (2-30 s each), so a keygen or a resharing never waits on them.
 // Each set is a sealed file under DIR/preparams; taking one removes its
-// file first, so no set ever serves two sessions.
-const preparamsAAD = "metanode/v1/preparams"
+// file first, so no set ever serves two sessions. Sets are sealed like
+// shares but bound to no peer: the pool is filled by `metanode tss
+// preparams`, which has no identity. A set of format 1 still opens
+// (preparamsAADV1); it is never rewritten, as taking it removes it.
+const preparamsAADV1 = "metanode/v1/preparams"
 
 func (s *ShareStore) poolDir() string { return filepath.Join(s.dir, "preparams") }
 
@@ -53,7 +58,7 @@ func (s *ShareStore) PutPreParams(p *keygen.LocalPreParams) error {
 		return fmt.Errorf("pre-parameter pool: %w", err)
 	}
 	name := fmt.Sprintf("%020d.pre", time.Now().UnixNano())
-	if err := s.sealFile(filepath.Join(s.poolDir(), name), p, []byte(preparamsAAD)); err != nil {
+	if err := s.sealFile(filepath.Join(s.poolDir(), name), labelPreParams, nil, p); err != nil {
 		return fmt.Errorf("pre-parameter pool: %w", err)
 	}
 	return nil
@@ -70,10 +75,11 @@ func (s *ShareStore) TakePreParams() (*keygen.LocalPreParams, error) {
 	}
 	path := filepath.Join(s.poolDir(), names[0])
 	var p keygen.LocalPreParams
-	if err := s.openFile(path, &p, []byte(preparamsAAD)); err != nil {
+	if err := s.openFile(path, labelPreParams, nil, []byte(preparamsAADV1), false, &p); err != nil {
 		return nil, fmt.Errorf("pre-parameter pool: %w", err)
 	}
-	if err := os.Remove(path); err != nil {
+	// Its Paillier secret becomes part of a share: leave no copy behind.
+	if err := durable.Erase(path); err != nil {
 		return nil, fmt.Errorf("pre-parameter pool: %w", err)
 	}
 	return &p, nil

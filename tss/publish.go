@@ -1,8 +1,10 @@
 package tss
 
 import (
+	"bytes"
 	"fmt"
 	"math/big"
+	"slices"
 
 	"github.com/bnb-chain/tss-lib/v3/crypto"
 	"github.com/bnb-chain/tss-lib/v3/ecdsa/keygen"
@@ -55,6 +57,39 @@ func PublishKey(save *keygen.LocalPartySaveData, committee []Party, threshold in
 // proofs. It never leaves the node.
 func ShareScalar(save *keygen.LocalPartySaveData) []byte {
 	return new(big.Int).Mod(save.Xi, btcec.S256().N).FillBytes(make([]byte, 32))
+}
+
+// GroupKey is the group public key of a key's save data, compressed (33
+// bytes): every generation of a key that resharings hand on has the same.
+func GroupKey(save *keygen.LocalPartySaveData) ([]byte, error) {
+	return compressed(save.ECDSAPub)
+}
+
+// CheckShare reports why save is not peer's share of key, or nil when it
+// is: of the same group key, and its secret share x with x*G the point
+// key publishes for peer (so share proofs made with it verify against
+// the key).
+func CheckShare(save *keygen.LocalPartySaveData, key *events.KeyPublished, peer events.PeerID) error {
+	id := key.KeyID.String()[:12]
+	pub, err := GroupKey(save)
+	if err != nil {
+		return fmt.Errorf("share of key %s: %w", id, err)
+	}
+	if !bytes.Equal(pub, key.PublicKey) {
+		return fmt.Errorf("the share held for key %s is of another group key", id)
+	}
+	i := slices.IndexFunc(key.SharePoints, func(sp events.SharePoint) bool { return sp.Peer == peer })
+	if i < 0 {
+		return fmt.Errorf("%s holds no share of key %s", peer.Short(), id)
+	}
+	point, err := SharePoint(ShareScalar(save))
+	if err != nil {
+		return fmt.Errorf("share of key %s: %w", id, err)
+	}
+	if !bytes.Equal(point, key.SharePoints[i].Point) {
+		return fmt.Errorf("the share held for key %s is not the one it publishes for %s", id, peer.Short())
+	}
+	return nil
 }
 
 // PartiesOf names a published key's committee as session parties, each

@@ -3,6 +3,7 @@ package tss_test
 import (
 	"bytes"
 	"context"
+	"strings"
 	"sync"
 	"testing"
 
@@ -37,6 +38,33 @@ func TestPublishedKeyCarriesShareProofs(t *testing.T) {
 				t.Fatalf("member %d's proof against member %d's point: %t", i, j, verified)
 			}
 		}
+	}
+}
+
+// TestCheckShare: each member's save data is its share of the published
+// key, and no other member's; save data of another group key is no share
+// of it at all.
+func TestCheckShare(t *testing.T) {
+	keys, parties := upstream(t)
+	key, err := tss.PublishKey(&keys[0], parties, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range keys {
+		for j, member := range parties {
+			if err := tss.CheckShare(&keys[i], key, member.Peer); (err == nil) != (i == j) {
+				t.Fatalf("member %d's data as member %d's share: %v", i, j, err)
+			}
+		}
+	}
+	if err := tss.CheckShare(&keys[0], key, eventstest.Peer(99)); err == nil {
+		t.Fatal("a share of a peer outside the committee")
+	}
+	other := *key
+	other.PublicKey = append([]byte{}, key.PublicKey...)
+	other.PublicKey[5] ^= 1
+	if err := tss.CheckShare(&keys[0], &other, parties[0].Peer); err == nil || !strings.Contains(err.Error(), "another group key") {
+		t.Fatalf("a share of another group key: %v", err)
 	}
 }
 

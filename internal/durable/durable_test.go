@@ -1,6 +1,8 @@
 package durable_test
 
 import (
+	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -26,5 +28,39 @@ func TestWriteFile(t *testing.T) {
 	}
 	if err := durable.WriteFile(filepath.Join(t.TempDir(), "no", "such", "dir"), nil, 0o600); err == nil {
 		t.Fatal("wrote into a missing directory")
+	}
+}
+
+// TestErase: the bytes are overwritten in place (a hard link to the file,
+// which keeps its inode alive, sees them change) and the file is gone.
+func TestErase(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "secret")
+	secret := bytes.Repeat([]byte("the share "), 1000)
+	if err := durable.WriteFile(path, secret, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Link(path, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := durable.Erase(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("the file is still there: %v", err)
+	}
+	left, err := os.ReadFile(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != len(secret) || bytes.Contains(left, []byte("the share")) {
+		t.Fatalf("the old bytes were not overwritten in place: %d bytes, %q...", len(left), left[:20])
+	}
+	if err := durable.Erase(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("erasing a missing file: %v", err)
+	}
+	if err := durable.EraseIfExists(path); err != nil {
+		t.Fatalf("EraseIfExists of a missing file: %v", err)
 	}
 }

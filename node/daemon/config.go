@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/metanode/metanode/tss"
 )
 
 // Files of a node's home directory.
@@ -63,6 +65,19 @@ type TSSConfig struct {
 	// PreParamsPool: pre-parameter sets kept ready for keygen and
 	// resharing (generated in the background, 2-30 s each).
 	PreParamsPool int `toml:"preparams_pool"`
+	// Argon2Time, Argon2MemoryKiB and Argon2Threads are argon2id's cost
+	// for the sealed files the node writes (shares, the identity key,
+	// pre-parameters): at least RFC 9106's second recommendation (t=3,
+	// 64 MiB, p=4), the default. Each file keeps the cost it was written
+	// with in its header, so raising them never locks an old file out.
+	Argon2Time      uint32 `toml:"argon2_time"`
+	Argon2MemoryKiB uint32 `toml:"argon2_memory_kib"`
+	Argon2Threads   uint32 `toml:"argon2_threads"`
+}
+
+// KDF is the argon2id cost the settings ask for.
+func (c TSSConfig) KDF() tss.KDFParams {
+	return tss.KDFParams{Time: c.Argon2Time, MemoryKiB: c.Argon2MemoryKiB, Threads: c.Argon2Threads}
 }
 
 // ChainConfig is the chain the node watches and broadcasts to.
@@ -79,8 +94,9 @@ func DefaultConfig() Config {
 		REST:    RESTConfig{Listen: "127.0.0.1:8067"},
 		Metrics: MetricsConfig{Listen: "127.0.0.1:9067"},
 		Log:     LogConfig{Level: "info", Format: "auto"},
-		TSS:     TSSConfig{PassphraseFile: PassphraseFile, PreParamsPool: 2},
-		Chain:   ChainConfig{Kind: "devnet", URL: "http://127.0.0.1:8070"},
+		TSS: TSSConfig{PassphraseFile: PassphraseFile, PreParamsPool: 2,
+			Argon2Time: tss.MinKDFTime, Argon2MemoryKiB: tss.MinKDFMemoryKiB, Argon2Threads: tss.MinKDFThreads},
+		Chain: ChainConfig{Kind: "devnet", URL: "http://127.0.0.1:8070"},
 	}
 }
 
@@ -126,6 +142,9 @@ func (c Config) Validate() error {
 	if c.TSS.PreParamsPool < 0 {
 		return fmt.Errorf("config: [tss] preparams_pool %d: must not be negative", c.TSS.PreParamsPool)
 	}
+	if err := c.TSS.KDF().Validate(); err != nil {
+		return fmt.Errorf("config: [tss] argon2_time, argon2_memory_kib, argon2_threads: %w", err)
+	}
 	return nil
 }
 
@@ -170,6 +189,12 @@ format = {{format}}
 passphrase_file = {{passphrase}}
 # Pre-parameter sets kept ready for keygen and resharing.
 preparams_pool = {{pool}}
+# argon2id's cost for the sealed files the node writes (shares, identity.key):
+# at least RFC 9106's second recommendation, t=3, 64 MiB (65536 KiB), p=4.
+# Raise them freely; each file keeps the cost it was written with.
+argon2_time = {{argon2_time}}
+argon2_memory_kib = {{argon2_memory}}
+argon2_threads = {{argon2_threads}}
 
 [chain]
 # "devnet": the devnet's chain service (the Bitcoin adapter is planned).
@@ -194,6 +219,8 @@ func (c Config) Render() string {
 		"{{rest}}", q(c.REST.Listen), "{{metrics}}", q(c.Metrics.Listen),
 		"{{level}}", q(c.Log.Level), "{{format}}", q(c.Log.Format),
 		"{{passphrase}}", q(c.TSS.PassphraseFile), "{{pool}}", fmt.Sprint(c.TSS.PreParamsPool),
+		"{{argon2_time}}", fmt.Sprint(c.TSS.Argon2Time), "{{argon2_memory}}", fmt.Sprint(c.TSS.Argon2MemoryKiB),
+		"{{argon2_threads}}", fmt.Sprint(c.TSS.Argon2Threads),
 		"{{kind}}", q(c.Chain.Kind), "{{url}}", q(c.Chain.URL), "{{stake}}", q(c.Chain.StakeTx),
 	).Replace(configTemplate)
 }

@@ -27,6 +27,7 @@ func TestConfigRoundTrip(t *testing.T) {
 	cfg.P2P.Moniker = "alpha"
 	cfg.P2P.Peers = []string{"/ip4/127.0.0.1/tcp/1/p2p/12D3KooWQ6s1"}
 	cfg.Chain.StakeTx = "stake"
+	cfg.TSS.Argon2Time, cfg.TSS.Argon2MemoryKiB = 4, 256<<10
 	if err := os.WriteFile(filepath.Join(home, ConfigFile), []byte(cfg.Render()), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +35,8 @@ func TestConfigRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.P2P.Moniker != "alpha" || len(got.P2P.Peers) != 1 || got.Chain.StakeTx != "stake" || got.REST.Listen != cfg.REST.Listen {
+	if got.P2P.Moniker != "alpha" || len(got.P2P.Peers) != 1 || got.Chain.StakeTx != "stake" || got.REST.Listen != cfg.REST.Listen ||
+		got.TSS.KDF() != (tss.KDFParams{Time: 4, MemoryKiB: 256 << 10, Threads: 4}) {
 		t.Fatalf("config did not round-trip: %+v", got)
 	}
 }
@@ -46,6 +48,8 @@ func TestConfigErrorsAreOneLine(t *testing.T) {
 		"wrong type":    {"[p2p]\nlisten = 5\n", "config.toml"},
 		"bad level":     {"[log]\nlevel = \"loud\"\n", "[log] level"},
 		"unknown chain": {"[chain]\nkind = \"eth\"\n", "[chain] kind"},
+		"weak argon2":   {"[tss]\nargon2_time = 1\n", "[tss] argon2_time"},
+		"weak memory":   {"[tss]\nargon2_memory_kib = 19456\n", "below the minimum"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			home := t.TempDir()
@@ -138,10 +142,10 @@ func TestInitRefusesOverwrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, key, err := openSecrets(home, pass); err != nil || key == nil {
+	if _, key, err := openSecrets(home, pass, DefaultConfig().TSS.KDF()); err != nil || key == nil {
 		t.Fatalf("open with the passphrase: %v", err)
 	}
-	if _, _, err := openSecrets(home, []byte("wrong")); err == nil || !strings.Contains(err.Error(), "wrong passphrase") {
+	if _, _, err := openSecrets(home, []byte("wrong"), DefaultConfig().TSS.KDF()); err == nil || !strings.Contains(err.Error(), "wrong passphrase") {
 		t.Fatalf("open with a wrong passphrase: %v", err)
 	}
 	if raw, _ := os.ReadFile(filepath.Join(home, IdentityFile)); strings.Contains(string(raw), "ed25519") {

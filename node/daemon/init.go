@@ -79,10 +79,10 @@ func Init(home string, opts InitOptions) (InitResult, error) {
 	key := opts.Identity
 	var err error
 	if key == nil {
-		if key, err = NewIdentity(home, passphrase); err != nil {
+		if key, err = NewIdentity(home, passphrase, opts.Config.TSS.KDF()); err != nil {
 			return res, err
 		}
-	} else if err := SealIdentity(home, passphrase, key); err != nil {
+	} else if err := SealIdentity(home, passphrase, opts.Config.TSS.KDF(), key); err != nil {
 		return res, err
 	}
 	if res.Peer, err = peer.IDFromPrivateKey(key); err != nil {

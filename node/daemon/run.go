@@ -63,7 +63,7 @@ func Run(ctx context.Context, home string, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	shares, identity, err := openSecrets(home, passphrase)
+	shares, identity, err := openSecrets(home, passphrase, cfg.TSS.KDF())
 	if err != nil {
 		return err
 	}
@@ -126,6 +126,7 @@ func Run(ctx context.Context, home string, cfg Config, log *slog.Logger) error {
 			Shares:   shares,
 			Address:  func(pub []byte) string { return fmt.Sprintf("%s-vault-%x", params.Network, pub[1:9]) },
 			Finished: d.sessionFinished,
+			Erased:   d.shareErased,
 			Async:    true, // a tss step never delays a tick or a ping
 		},
 		LogObserve: commits.Observe,
@@ -439,6 +440,16 @@ func (d *daemon) sessionFinished(duty projections.Duty, fin *events.TSSSessionFi
 			}
 		}
 	}()
+}
+
+// shareErased logs the erasure of a superseded key's share, or why the
+// node kept it.
+func (d *daemon) shareErased(key events.Hash, err error) {
+	if err != nil {
+		d.log.Warn("superseded share not erased", "key", key.String()[:12], "err", err)
+		return
+	}
+	d.log.Info("superseded share erased", "key", key.String()[:12])
 }
 
 // ChainCursorFile keeps the last chain fact the node recorded, so a

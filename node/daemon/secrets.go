@@ -9,7 +9,9 @@ import (
 	"strings"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/metanode/metanode/events"
 	"github.com/metanode/metanode/tss"
 )
 
@@ -43,17 +45,19 @@ func Passphrase(home string, cfg Config) ([]byte, error) {
 	return pass, nil
 }
 
-// openSecrets opens the share store and the sealed identity key.
-func openSecrets(home string, passphrase []byte) (*tss.ShareStore, crypto.PrivKey, error) {
+// openSecrets opens the sealed identity key, then the share store bound
+// to the peer id it gives (a share file is bound to its node's peer id);
+// files they write are sealed at cost kdf.
+func openSecrets(home string, passphrase []byte, kdf tss.KDFParams) (*tss.ShareStore, crypto.PrivKey, error) {
 	path := filepath.Join(home, IdentityFile)
 	if _, err := os.Stat(path); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w (run `metanode init --home %s` first)", path, errors.Unwrap(err), home)
 	}
-	store, err := tss.OpenShareStore(filepath.Join(home, SharesDir), passphrase)
+	sealed, err := tss.OpenShareStore(filepath.Join(home, SharesDir), passphrase, tss.ShareStoreOptions{KDF: kdf})
 	if err != nil {
 		return nil, nil, err
 	}
-	raw, err := store.LoadIdentity(path)
+	raw, err := sealed.LoadIdentity(path)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -64,27 +68,35 @@ func openSecrets(home string, passphrase []byte) (*tss.ShareStore, crypto.PrivKe
 	if key.Type() != crypto.Ed25519 {
 		return nil, nil, fmt.Errorf("identity key %s: %s key, want Ed25519", path, key.Type())
 	}
+	id, err := peer.IDFromPrivateKey(key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("identity key %s: %w", path, err)
+	}
+	store, err := tss.OpenShareStore(filepath.Join(home, SharesDir), passphrase, tss.ShareStoreOptions{Peer: events.PeerID(id), KDF: kdf})
+	if err != nil {
+		return nil, nil, err
+	}
 	return store, key, nil
 }
 
 // NewIdentity makes an Ed25519 identity key and seals it into the home
-// with the passphrase.
-func NewIdentity(home string, passphrase []byte) (crypto.PrivKey, error) {
+// with the passphrase, at argon2id cost kdf.
+func NewIdentity(home string, passphrase []byte, kdf tss.KDFParams) (crypto.PrivKey, error) {
 	key, _, err := crypto.GenerateEd25519Key(rand.Reader)
 	if err != nil {
 		return nil, err
 	}
-	return key, SealIdentity(home, passphrase, key)
+	return key, SealIdentity(home, passphrase, kdf, key)
 }
 
-// SealIdentity writes key, sealed with the passphrase, as the home's
-// identity key.
-func SealIdentity(home string, passphrase []byte, key crypto.PrivKey) error {
+// SealIdentity writes key, sealed with the passphrase at argon2id cost
+// kdf, as the home's identity key.
+func SealIdentity(home string, passphrase []byte, kdf tss.KDFParams, key crypto.PrivKey) error {
 	raw, err := crypto.MarshalPrivateKey(key)
 	if err != nil {
 		return err
 	}
-	store, err := tss.OpenShareStore(filepath.Join(home, SharesDir), passphrase)
+	store, err := tss.OpenShareStore(filepath.Join(home, SharesDir), passphrase, tss.ShareStoreOptions{KDF: kdf})
 	if err != nil {
 		return err
 	}
