@@ -5,14 +5,12 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
 
 	"golang.org/x/crypto/chacha20poly1305"
-	"golang.org/x/crypto/hkdf"
 
 	"github.com/metanode/metanode/events"
 )
@@ -132,34 +130,15 @@ func (c *channel) derive(own *SessionKey, other []byte) error {
 		return err // a low-order point: the all-zero shared secret
 	}
 	defer clear(shared)
-	if c.aeadKey, err = expand(shared, "metanode/v2/tss-p2p/aead-key", chacha20poly1305.KeySize, c.parts()...); err != nil {
+	if c.aeadKey, err = deriveKey(shared, "metanode/v2/tss-p2p/aead-key", c.parts()...); err != nil {
 		return err
 	}
-	c.nonce, err = expand(shared, "metanode/v2/tss-p2p/nonce-key", sha256.Size, c.parts()...)
+	c.nonce, err = deriveKey(shared, "metanode/v2/tss-p2p/nonce-key", c.parts()...)
 	return err
 }
 
-// expand is HKDF-SHA256 with the info label || each part length-prefixed,
-// so no two different (label, parts) give the same info.
-func expand(secret []byte, label string, size int, parts ...[]byte) ([]byte, error) {
-	info := LengthPrefixed(append([][]byte{[]byte(label)}, parts...)...)
-	out := make([]byte, size)
-	if _, err := io.ReadFull(hkdf.New(sha256.New, secret, nil, info), out); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// LengthPrefixed joins parts, each after its 4-byte big-endian length:
-// an unambiguous encoding for key derivation info and associated data.
-func LengthPrefixed(parts ...[]byte) []byte {
-	var out []byte
-	for _, p := range parts {
-		out = binary.BigEndian.AppendUint32(out, uint32(len(p)))
-		out = append(out, p...)
-	}
-	return out
-}
+// aad is the associated data: the channel's parts, length-prefixed.
+func (c *channel) aad() []byte { return hkdfInfo("metanode/v2/tss-p2p/aad", c.parts()...) }
 
 func (c *channel) seal(payload []byte) ([]byte, error) {
 	aead, err := chacha20poly1305.NewX(c.aeadKey)
@@ -173,7 +152,7 @@ func (c *channel) seal(payload []byte) ([]byte, error) {
 	mac := hmac.New(sha256.New, c.nonce)
 	mac.Write(payload)
 	nonce := mac.Sum(nil)[:chacha20poly1305.NonceSizeX]
-	return aead.Seal(slices.Clone(nonce), nonce, payload, LengthPrefixed(c.parts()...)), nil
+	return aead.Seal(slices.Clone(nonce), nonce, payload, c.aad()), nil
 }
 
 func (c *channel) open(sealed []byte) ([]byte, error) {
@@ -185,7 +164,7 @@ func (c *channel) open(sealed []byte) ([]byte, error) {
 		return nil, err
 	}
 	nonce := sealed[:chacha20poly1305.NonceSizeX]
-	plain, err := aead.Open(nil, nonce, sealed[chacha20poly1305.NonceSizeX:], LengthPrefixed(c.parts()...))
+	plain, err := aead.Open(nil, nonce, sealed[chacha20poly1305.NonceSizeX:], c.aad())
 	if err != nil {
 		return nil, ErrUnsealed
 	}

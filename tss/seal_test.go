@@ -94,11 +94,3 @@ func TestSessionKeyErased(t *testing.T) {
 		t.Fatalf("sealed with an erased key: %v", err)
 	}
 }
-
-func TestLengthPrefixed(t *testing.T) {
-	a := tss.LengthPrefixed([]byte("ab"), []byte("c"))
-	b := tss.LengthPrefixed([]byte("a"), []byte("bc"))
-	if bytes.Equal(a, b) {
-		t.Fatal("two different part lists encode alike")
-	}
-}
