@@ -12,7 +12,7 @@ LONG_FUZZTIME ?= 2m
 # Every fuzz target as package:Name.
 FUZZ_TARGETS := ./events:FuzzParseRecord ./events:FuzzDecodeEvent ./events:FuzzMessageBodies ./events:FuzzDecodePing ./tss:FuzzVerifyShare ./net:FuzzDecodeFrame
 
-.PHONY: build test unit fuzz-quick bench lint fuzz soak devnet fixtures clean
+.PHONY: build test unit fuzz-quick bench lint fuzz soak devnet testkeys clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/metanode
@@ -58,9 +58,10 @@ lint: $(STATICCHECK)
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
 
-# Test key data for committees 5/2, 7/4 and 10/6 (safe primes: minutes), committed under tss/fixtures and built into the binary.
-fixtures:
-	$(GO) run ./cmd/metanode tss fixtures --committee 5/2 --committee 7/4 --committee 10/6
+# Test keys (every share public) for committees 5/2, 7/4 and 10/6 (safe primes: minutes), committed under
+# tss/testkeys; only tests, the simulator, the benchmarks and the devnet import them.
+testkeys:
+	$(GO) run ./cmd/metanode tss testkeys --committee 5/2 --committee 7/4 --committee 10/6
 
 # Five real `metanode run` processes on loopback (homes under .devnet/),
 # their chain played in the devnet process; Ctrl-C stops them all.

@@ -25,7 +25,7 @@ import (
 	"github.com/metanode/metanode/events"
 	"github.com/metanode/metanode/node/daemon"
 	"github.com/metanode/metanode/tss"
-	"github.com/metanode/metanode/tss/fixtures"
+	"github.com/metanode/metanode/tss/testkeys"
 )
 
 // Config describes a devnet.
@@ -107,7 +107,7 @@ func Setup(cfg Config) (*Devnet, error) {
 			return nil, err
 		}
 	}
-	keys, err := tss.LoadFixtures(fixtures.FS, cfg.Nodes, cfg.Threshold)
+	keys, err := testkeys.Load(testkeys.FS, cfg.Nodes, cfg.Threshold)
 	if err != nil {
 		return nil, fmt.Errorf("devnet: test keys: %w", err)
 	}

@@ -50,9 +50,9 @@ type Config struct {
 	// Start is the virtual time the run starts at (default: Start).
 	Start time.Time
 	// TSS runs every tss session for real (see tss.go), on the test keys
-	// of Fixtures (nil: the committed ones, tss/fixtures).
+	// of TestKeys (nil: the committed ones, tss/testkeys).
 	TSS      bool
-	Fixtures fs.FS
+	TestKeys fs.FS
 }
 
 // Start is the virtual time every run starts at: ten minutes before a
@@ -252,7 +252,7 @@ func New(cfg Config) (*Sim, error) {
 		s.nodes[f.Node].faults[f.Behaviour] = true
 	}
 	if cfg.TSS {
-		s.key = nil // the fixture key, or keygen (loadTSS)
+		s.key = nil // the test key, or keygen (loadTSS)
 		return s, nil
 	}
 	if cfg.KeygenFor > 0 {

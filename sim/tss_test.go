@@ -13,7 +13,7 @@ import (
 	"github.com/metanode/metanode/sim"
 )
 
-// TestRealTSS: 7 nodes holding the committed 7/4 fixture key sign every
+// TestRealTSS: 7 nodes holding the committed 7/4 test key sign every
 // threshold set's doc with real tss-lib, their tss messages carried,
 // sealed and logged like any other; the signatures verify under the
 // group key, and with seeded tss-lib randomness two runs of one seed give
@@ -107,7 +107,7 @@ func logKinds(t *testing.T, res *sim.Result, i int) map[events.Kind]int {
 }
 
 // TestRealKeygenAndRegroup: six nodes without a key, a committee of
-// five, run a real keygen (fixture pre-parameters) until keygen_until,
+// five, run a real keygen (test key pre-parameters) until keygen_until,
 // then the 00:00 UTC regroup reshares the key for real: the group key
 // stays, the key id and shares change, and the new committee's shares
 // sign (every signature is checked under the group key as it is made).

@@ -11,7 +11,7 @@ import (
 
 	"github.com/metanode/metanode/events"
 	"github.com/metanode/metanode/tss"
-	"github.com/metanode/metanode/tss/fixtures"
+	"github.com/metanode/metanode/tss/testkeys"
 )
 
 func testGenesis() Genesis {
@@ -152,13 +152,13 @@ func TestInitRefusesOverwrite(t *testing.T) {
 // TestGenesisKeyRoundTrip: a starting key survives genesis.toml exactly
 // (share ids included: signing addresses members by them).
 func TestGenesisKeyRoundTrip(t *testing.T) {
-	keys, err := tss.LoadFixtures(fixtures.FS, 5, 2)
+	keys, err := testkeys.Load(testkeys.FS, 5, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
 	parties := make([]tss.Party, len(keys))
 	for i := range keys {
-		parties[i] = tss.Party{Peer: tss.FixturePeer(i), Key: keys[i].ShareID}
+		parties[i] = tss.Party{Peer: testkeys.Peer(i), Key: keys[i].ShareID}
 	}
 	key, err := tss.PublishKey(&keys[0], parties, 2)
 	if err != nil {
