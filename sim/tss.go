@@ -16,6 +16,7 @@ import (
 	"github.com/metanode/metanode/projections"
 	"github.com/metanode/metanode/tss"
 	"github.com/metanode/metanode/tss/testkeys"
+	"github.com/metanode/metanode/tss/tsstest"
 )
 
 // With Config.TSS every node runs its tss sessions for real (node.TSS):
@@ -177,7 +178,7 @@ func (s *Sim) corruptShare(from *simNode, m events.Signed, only func(to int) boo
 	if err != nil {
 		return m
 	}
-	if payload, err = tss.CorruptPayload(payload); err != nil {
+	if payload, err = tsstest.CorruptPayload(payload); err != nil {
 		return m
 	}
 	if msg.Payload, err = tss.Seal(from.key, msg.To[0], msg.Session, payload); err != nil {
