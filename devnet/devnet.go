@@ -139,6 +139,8 @@ func Setup(cfg Config) (*Devnet, error) {
 	}
 	key.Address = "devnet-vault (test key)"
 	d.Genesis = daemon.GenesisOf(Params(cfg), key)
+	d.Genesis.Comment = fmt.Sprintf("A devnet: [key] is the built-in TEST KEY of a committee of %d (tss/testkeys).\n"+
+		"Every share of it is public: it secures nothing, and no real network may start on it.", cfg.Nodes)
 	d.ChainURL = fmt.Sprintf("http://127.0.0.1:%d", cfg.BasePort+300)
 	for i, n := range d.Nodes {
 		conf := daemon.DefaultConfig()

@@ -84,12 +84,21 @@ func TestGenesisHash(t *testing.T) {
 	if err != nil || params.Genesis != want || want.IsZero() {
 		t.Fatalf("params carry %s, the genesis hashes to %s (%v)", params.Genesis, want, err)
 	}
-	// comments and blank lines change nothing
+	// comments and blank lines change nothing, nor does the comment a
+	// genesis is written with (a devnet's says its key is a test key)
 	if err := os.WriteFile(path, append([]byte("# a comment\n\n"), data...), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if _, again, err := LoadGenesis(home); err != nil || again.Genesis != want {
 		t.Fatalf("a comment changed the hash: %v", err)
+	}
+	noted := g
+	noted.Comment = "[key] is a TEST KEY.\nEvery share of it is public."
+	if h, err := noted.Hash(); err != nil || h != want {
+		t.Fatalf("the genesis's comment changed its hash: %v", err)
+	}
+	if data, err := noted.Encode(); err != nil || !strings.Contains(string(data), "\n# [key] is a TEST KEY.\n# Every share of it is public.\n") {
+		t.Fatalf("the comment is not written as TOML comments: %v\n%s", err, data)
 	}
 	// any parameter does
 	other := g
