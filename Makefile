@@ -1,6 +1,9 @@
 # metanode: build, test, lint, benchmarks and fuzzing.
 GO          ?= go
 BIN         := bin/metanode
+# The devnet's binary: built with -tags devnet, so its nodes can play
+# byzantine behaviours (METANODE_DEVNET_BYZANTINE); bin/metanode cannot.
+DEVNET_BIN  := bin/metanode-devnet
 STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 STATICCHECK_VERSION := v0.8.2
 # The quick pass counts executions instead of seconds: a wall-clock
@@ -12,17 +15,23 @@ LONG_FUZZTIME ?= 2m
 # Every fuzz target as package:Name.
 FUZZ_TARGETS := ./events:FuzzParseRecord ./events:FuzzDecodeEvent ./events:FuzzMessageBodies ./events:FuzzDecodePing ./tss:FuzzVerifyShare ./net:FuzzDecodeFrame
 
-.PHONY: build test unit fuzz-quick bench lint fuzz soak devnet fixtures clean
+.PHONY: build devnet-build test unit fuzz-quick bench lint fuzz soak devnet testkeys clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/metanode
+
+devnet-build:
+	$(GO) build -tags devnet -o $(DEVNET_BIN) ./cmd/metanode
 
 # The test command of the README: unit and integration tests, then every
 # fuzz target for 20,000 executions.
 test: unit fuzz-quick
 
+# The devnet tests build their own -tags devnet binary (devnet/main_test.go);
+# the daemon's byzantine behaviours have unit tests of their own under the tag.
 unit:
 	$(GO) test -count=1 -timeout 30m ./...
+	$(GO) test -count=1 -tags devnet ./node/daemon
 
 fuzz-quick:
 	@for target in $(FUZZ_TARGETS); do \
@@ -56,16 +65,20 @@ $(STATICCHECK):
 lint: $(STATICCHECK)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags devnet ./...
 	$(STATICCHECK) ./...
+	$(STATICCHECK) -tags devnet ./...
 
-# Test key data for committees 5/2, 7/4 and 10/6 (safe primes: minutes), committed under tss/fixtures and built into the binary.
-fixtures:
-	$(GO) run ./cmd/metanode tss fixtures --committee 5/2 --committee 7/4 --committee 10/6
+# Test keys (every share public) for committees 5/2, 7/4 and 10/6 (safe primes: minutes), committed under
+# tss/testkeys; only tests, the simulator, the benchmarks and the devnet import them.
+testkeys:
+	$(GO) run ./cmd/metanode tss testkeys --committee 5/2 --committee 7/4 --committee 10/6
 
 # Five real `metanode run` processes on loopback (homes under .devnet/),
-# their chain played in the devnet process; Ctrl-C stops them all.
-devnet: build
-	$(BIN) devnet --fresh
+# their chain played in the devnet process; Ctrl-C stops them all. The
+# nodes run the -tags devnet binary, on the built-in test key.
+devnet: devnet-build
+	$(DEVNET_BIN) devnet --fresh
 
 clean:
 	rm -rf bin

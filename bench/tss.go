@@ -18,6 +18,7 @@ import (
 
 	"github.com/metanode/metanode/events"
 	"github.com/metanode/metanode/tss"
+	"github.com/metanode/metanode/tss/testkeys"
 )
 
 // TSSPair is one tss operation measured through metanode's session runner
@@ -30,18 +31,18 @@ type TSSPair struct {
 }
 
 // TSS measures signing with 3, 5 and 7 signers, keygen n=5 and
-// resharing 5->5, each pair in turn, on the test keys of fixtures (the
-// committed ones: tss/fixtures.FS); each side's best of runs.
-func TSS(fixtures fs.FS, runs int, progress func(TSSPair)) ([]TSSPair, error) {
-	n5, err := tss.LoadFixtures(fixtures, 5, 2)
+// resharing 5->5, each pair in turn, on the test keys of testKeys (the
+// committed ones: tss/testkeys.FS); each side's best of runs.
+func TSS(testKeys fs.FS, runs int, progress func(TSSPair)) ([]TSSPair, error) {
+	n5, err := testkeys.Load(testKeys, 5, 2)
 	if err != nil {
 		return nil, err
 	}
-	n7, err := tss.LoadFixtures(fixtures, 7, 4)
+	n7, err := testkeys.Load(testKeys, 7, 4)
 	if err != nil {
 		return nil, err
 	}
-	n10, err := tss.LoadFixtures(fixtures, 10, 6)
+	n10, err := testkeys.Load(testKeys, 10, 6)
 	if err != nil {
 		return nil, err
 	}
@@ -56,9 +57,9 @@ func TSS(fixtures fs.FS, runs int, progress func(TSSPair)) ([]TSSPair, error) {
 			func() error { return floorSign(keys[:signers], t) }}
 	}
 	jobs := []job{
-		signJob("sign 3 signers", n5, 3, 2, tss.FixturePeer),
-		signJob("sign 5 signers", n7, 5, 4, tss.FixturePeer),
-		signJob("sign 7 signers", n10, 7, 6, tss.FixturePeer),
+		signJob("sign 3 signers", n5, 3, 2, testkeys.Peer),
+		signJob("sign 5 signers", n7, 5, 4, testkeys.Peer),
+		signJob("sign 7 signers", n10, 7, 6, testkeys.Peer),
 		{"keygen n=5", func() error { return runnerKeygen(n5) }, func() error { return floorKeygen(n5) }},
 		// tss-lib's resharing consumes the old parties' key data: each
 		// side gets its own copy.
@@ -132,7 +133,7 @@ func runnerSign(keys []keygen.LocalPartySaveData, t int, peer func(int) events.P
 func runnerKeygen(pre []keygen.LocalPartySaveData) error {
 	peers := make([]events.PeerID, len(pre))
 	for i := range pre {
-		peers[i] = tss.FixturePeer(2000 + i)
+		peers[i] = testkeys.Peer(2000 + i)
 	}
 	net := tss.NewMemoryNetwork(peers)
 	return runAll(len(pre), func(i int) error {
@@ -145,10 +146,10 @@ func runnerReshare(keys []keygen.LocalPartySaveData) error {
 	old := make([]tss.Party, 3)
 	newPeers := make([]events.PeerID, 5)
 	for i := range old {
-		old[i] = tss.Party{Peer: tss.FixturePeer(3000 + i), Key: keys[i].ShareID}
+		old[i] = tss.Party{Peer: testkeys.Peer(3000 + i), Key: keys[i].ShareID}
 	}
 	for i := range newPeers {
-		newPeers[i] = tss.FixturePeer(4000 + i)
+		newPeers[i] = testkeys.Peer(4000 + i)
 	}
 	all := append([]events.PeerID{}, newPeers...)
 	for _, p := range old {
@@ -262,7 +263,7 @@ func floorSign(keys []keygen.LocalPartySaveData, t int) error {
 func floorKeygen(pre []keygen.LocalPartySaveData) error {
 	var ids tsslib.UnSortedPartyIDs
 	for i := range pre {
-		ids = append(ids, tsslib.NewPartyID(fmt.Sprint(i), fmt.Sprint(i), tss.PartyKey(tss.FixturePeer(5000+i), events.Hash{})))
+		ids = append(ids, tsslib.NewPartyID(fmt.Sprint(i), fmt.Sprint(i), tss.PartyKey(testkeys.Peer(5000+i), events.Hash{})))
 	}
 	sorted := tsslib.SortPartyIDs(ids)
 	ctx := tsslib.NewPeerContext(sorted)
@@ -285,7 +286,7 @@ func floorReshare(keys []keygen.LocalPartySaveData) error {
 		oldIDs = append(oldIDs, tsslib.NewPartyID(fmt.Sprint("old", i), "old", keys[i].ShareID))
 	}
 	for i := range 5 {
-		newIDs = append(newIDs, tsslib.NewPartyID(fmt.Sprint("new", i), "new", tss.PartyKey(tss.FixturePeer(6000+i), events.Hash{})))
+		newIDs = append(newIDs, tsslib.NewPartyID(fmt.Sprint("new", i), "new", tss.PartyKey(testkeys.Peer(6000+i), events.Hash{})))
 	}
 	oldSorted, newSorted := tsslib.SortPartyIDs(oldIDs), tsslib.SortPartyIDs(newIDs)
 	oldCtx, newCtx := tsslib.NewPeerContext(oldSorted), tsslib.NewPeerContext(newSorted)
@@ -336,8 +337,8 @@ func floorRun(parties []floorParty, out chan tsslib.Message, errs chan *tsslib.E
 // SignFloor is the in-process floor of one signature by t+1 signers of
 // the committee's test key (raw tss-lib, in-memory routing): the best of
 // runs.
-func SignFloor(fixtures fs.FS, n, t, runs int) (time.Duration, error) {
-	keys, err := tss.LoadFixtures(fixtures, n, t)
+func SignFloor(testKeys fs.FS, n, t, runs int) (time.Duration, error) {
+	keys, err := testkeys.Load(testKeys, n, t)
 	if err != nil {
 		return 0, err
 	}

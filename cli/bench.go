@@ -84,11 +84,11 @@ func benchCommand() *cli.Command {
 				Name:  "tss",
 				Usage: "signing with 3, 5 and 7 signers, keygen n=5 and resharing 5->5 through the session runner vs raw tss-lib (real proofs)",
 				Flags: []cli.Flag{jsonFlag(),
-					&cli.StringFlag{Name: "fixtures", Usage: "a directory of test keys (default: the committed ones, built in)", EnvVars: envName("bench-fixtures")},
+					&cli.StringFlag{Name: "test-keys", Usage: "a directory of test keys (default: the committed ones, built in)", EnvVars: envName("bench-test-keys")},
 					&cli.IntFlag{Name: "runs", Value: 3, Usage: "runs of each side, alternating; each keeps its best", EnvVars: envName("bench-runs")},
 				},
 				Action: func(c *cli.Context) error {
-					pairs, err := bench.TSS(fixturesFS(c.String("fixtures")), c.Int("runs"), func(p bench.TSSPair) {
+					pairs, err := bench.TSS(testKeysFS(c.String("test-keys")), c.Int("runs"), func(p bench.TSSPair) {
 						if !c.Bool("json") {
 							fmt.Fprintf(c.App.Writer, "%-16s runner %6.2f s   raw tss-lib %6.2f s   ratio %.2f (goal <= 1.10)\n", p.Name, p.RunnerSeconds, p.FloorSeconds, p.Ratio)
 						}

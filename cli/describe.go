@@ -39,7 +39,11 @@ func describe(ev events.Event) string {
 		}
 		return s
 	case *events.KeyPublished:
-		return fmt.Sprintf("key %s address %s, t=%d, %d share points", short(e.KeyID.String()), e.Address, e.Threshold, len(e.SharePoints))
+		s := fmt.Sprintf("key %s address %s, t=%d, %d share points", short(e.KeyID.String()), e.Address, e.Threshold, len(e.SharePoints))
+		if !e.Session.IsZero() {
+			s += ", made by session " + short(e.Session.String()) + " (its own announcement: current with t more alike)"
+		}
+		return s
 	}
 	if msg, ok := events.SignedOf(ev); ok {
 		return "from " + describeSigned(msg)

@@ -35,7 +35,7 @@ func devnetCommand() *cli.Command {
 			&cli.IntFlag{Name: "base-port", Value: 27100, Usage: "node i: p2p on PORT+i, REST on PORT+100+i, metrics on PORT+200+i; the chain on PORT+300", EnvVars: envName("devnet-base-port")},
 			&cli.DurationFlag{Name: "deposit-every", Value: 20 * time.Second, Usage: "mean time between the chain's deposits", EnvVars: envName("devnet-deposit-every")},
 			&cli.DurationFlag{Name: "status-every", Value: 10 * time.Second, Usage: "how often to print the nodes' table", EnvVars: envName("devnet-status-every")},
-			&cli.StringFlag{Name: "byzantine", Usage: "faulty nodes as `KIND@INDEX,...` (" + strings.Join(devnet.Behaviours(), ", ") + ")", EnvVars: envName("devnet-byzantine")},
+			&cli.StringFlag{Name: "byzantine", Usage: "faulty nodes as `KIND@INDEX,...` (" + devnetBehaviours() + ")", EnvVars: envName("devnet-byzantine")},
 			&cli.StringFlag{Name: "bin", Usage: "the metanode binary the nodes run (default: this one)", EnvVars: envName("devnet-bin")},
 		},
 		Action: runDevnet,
@@ -114,6 +114,15 @@ func printDevnetTable(w io.Writer, d *devnet.Devnet) {
 	}
 }
 
+// devnetBehaviours lists the byzantine behaviours this binary's nodes
+// can play: none unless it was built with -tags devnet.
+func devnetBehaviours() string {
+	if len(devnet.Behaviours()) == 0 {
+		return "only in a binary built with -tags devnet: make devnet"
+	}
+	return strings.Join(devnet.Behaviours(), ", ")
+}
+
 // parseByzantine reads KIND@INDEX,...
 func parseByzantine(spec string, nodes int) (map[int]string, error) {
 	out := map[int]string{}
@@ -125,6 +134,9 @@ func parseByzantine(spec string, nodes int) (map[int]string, error) {
 		i, err := strconv.Atoi(at)
 		if !ok || err != nil || i < 0 || i >= nodes {
 			return nil, fmt.Errorf("--byzantine %q: want KIND@INDEX with 0 <= INDEX < %d", part, nodes)
+		}
+		if len(devnet.Behaviours()) == 0 {
+			return nil, fmt.Errorf("--byzantine %q: this binary has no byzantine behaviours (build it with -tags devnet, as make devnet does)", part)
 		}
 		if !devnet.KnownBehaviour(kind) {
 			return nil, fmt.Errorf("--byzantine %q: unknown behaviour %q (known: %s)", part, kind, strings.Join(devnet.Behaviours(), ", "))

@@ -40,7 +40,7 @@ func simCommand() *cli.Command {
 			&cli.DurationFlag{Name: "chain-lag", Value: sim.DefaultChainLag, Usage: "each node sees a chain fact within this long of it happening", EnvVars: envName("sim-chain-lag")},
 			&cli.BoolFlag{Name: "tss", Usage: "run every tss session for real, on the built-in test key of the committee (5/2, 7/4 or 10/6)", EnvVars: envName("sim-tss")},
 			&cli.IntFlag{Name: "committee", Usage: "how many nodes hold key shares (n; default: all)", EnvVars: envName("sim-committee")},
-			&cli.StringFlag{Name: "fixtures", Usage: "a directory of test keys for --tss (default: the committed ones, built in)", EnvVars: envName("sim-fixtures")},
+			&cli.StringFlag{Name: "test-keys", Usage: "a directory of test keys for --tss (default: the committed ones, built in)", EnvVars: envName("sim-test-keys")},
 			&cli.DurationFlag{Name: "deposit-every", Value: time.Minute, Usage: "mean time between deposits", EnvVars: envName("sim-deposit-every")},
 			&cli.DurationFlag{Name: "keygen-for", Usage: "run keygen epochs this long before the key locks (default: start with a locked key)", EnvVars: envName("sim-keygen-for")},
 			&cli.StringSliceFlag{Name: "partition", Usage: "cut nodes I,J off from the rest: `FROM-UNTIL:I,J` (repeatable)", EnvVars: envName("sim-partition")},
@@ -71,7 +71,7 @@ func runSim(c *cli.Context) error {
 		Nodes: c.Int("nodes"), Threshold: c.Int("threshold"), Seed: c.Uint64("seed"),
 		Duration: c.Duration("duration"), Dir: c.String("out"), Drop: c.Float64("drop"), DropTSS: c.Float64("drop-tss"), MaxDelay: c.Duration("max-delay"),
 		Timing:    simTiming(c),
-		Committee: c.Int("committee"), KeygenFor: c.Duration("keygen-for"), DepositEvery: c.Duration("deposit-every"), TSS: c.Bool("tss"), Fixtures: fixturesFS(c.String("fixtures")),
+		Committee: c.Int("committee"), KeygenFor: c.Duration("keygen-for"), DepositEvery: c.Duration("deposit-every"), TSS: c.Bool("tss"), TestKeys: testKeysFS(c.String("test-keys")),
 	}
 	if cfg.Threshold == 0 {
 		cfg.Threshold = max(1, (cfg.Nodes-1)*2/3)

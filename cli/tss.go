@@ -21,7 +21,7 @@ import (
 	"github.com/metanode/metanode/projections"
 	"github.com/metanode/metanode/replay"
 	"github.com/metanode/metanode/tss"
-	"github.com/metanode/metanode/tss/fixtures"
+	"github.com/metanode/metanode/tss/testkeys"
 )
 
 func tssCommand() *cli.Command {
@@ -71,10 +71,10 @@ func tssCommand() *cli.Command {
 				Action: listShares,
 			},
 			{
-				Name:  "fixtures",
-				Usage: "generate test key data (safe primes and a real keygen) for committees such as 7/4",
+				Name:  "testkeys",
+				Usage: "generate TEST KEYS (safe primes and a real keygen; every share public) for committees such as 7/4",
 				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "out", Value: "tss/fixtures", Usage: "base directory (the committed ones are built in from tss/fixtures)", EnvVars: envName("fixtures-out")},
+					&cli.StringFlag{Name: "out", Value: "tss/testkeys", Usage: "base directory (the committed test keys are built in from tss/testkeys)", EnvVars: envName("testkeys-out")},
 					&cli.StringSliceFlag{Name: "committee", Value: cli.NewStringSlice("5/2", "7/4", "10/6"), Usage: "committees as `N/T` (repeatable)"},
 				},
 				Action: func(c *cli.Context) error {
@@ -85,8 +85,8 @@ func tssCommand() *cli.Command {
 						if !ok || err1 != nil || err2 != nil || t < 1 || t >= n {
 							return fmt.Errorf("--committee %q: want N/T with 1 <= T < N, e.g. 7/4", spec)
 						}
-						fmt.Fprintf(c.App.Writer, "committee n=%d t=%d into %s\n", n, t, tss.FixtureDir(c.String("out"), n, t))
-						err := tss.GenerateFixtures(c.Context, c.String("out"), n, t, func(line string) { fmt.Fprintln(c.App.Writer, "  "+line) })
+						fmt.Fprintf(c.App.Writer, "test key n=%d t=%d into %s\n", n, t, testkeys.Dir(c.String("out"), n, t))
+						err := testkeys.Generate(c.Context, c.String("out"), n, t, func(line string) { fmt.Fprintln(c.App.Writer, "  "+line) })
 						if err != nil {
 							return err
 						}
@@ -98,11 +98,11 @@ func tssCommand() *cli.Command {
 	}
 }
 
-// fixturesFS is the test keys of a --fixtures directory, or the committed
+// testKeysFS is the test keys of a --test-keys directory, or the committed
 // ones built into the binary.
-func fixturesFS(dir string) fs.FS {
+func testKeysFS(dir string) fs.FS {
 	if dir == "" {
-		return fixtures.FS
+		return testkeys.FS
 	}
 	return os.DirFS(dir)
 }

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/metanode/metanode/bench"
-	"github.com/metanode/metanode/tss/fixtures"
+	"github.com/metanode/metanode/tss/testkeys"
 )
 
 // RoundResult is `metanode bench round`: signing rounds over real libp2p
@@ -78,7 +78,7 @@ func BenchRound(ctx context.Context, binary, dir string, basePort, rounds int, p
 	res.NetworkSeconds = sum / float64(res.Sessions)
 	_ = d.Stop()
 	progress("the in-process floor: raw tss-lib, 3 signers")
-	floor, err := bench.SignFloor(fixtures.FS, 5, 2, 3)
+	floor, err := bench.SignFloor(testkeys.FS, 5, 2, 3)
 	if err != nil {
 		return res, err
 	}

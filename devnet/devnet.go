@@ -25,7 +25,7 @@ import (
 	"github.com/metanode/metanode/events"
 	"github.com/metanode/metanode/node/daemon"
 	"github.com/metanode/metanode/tss"
-	"github.com/metanode/metanode/tss/fixtures"
+	"github.com/metanode/metanode/tss/testkeys"
 )
 
 // Config describes a devnet.
@@ -107,7 +107,7 @@ func Setup(cfg Config) (*Devnet, error) {
 			return nil, err
 		}
 	}
-	keys, err := tss.LoadFixtures(fixtures.FS, cfg.Nodes, cfg.Threshold)
+	keys, err := testkeys.Load(testkeys.FS, cfg.Nodes, cfg.Threshold)
 	if err != nil {
 		return nil, fmt.Errorf("devnet: test keys: %w", err)
 	}
@@ -139,6 +139,8 @@ func Setup(cfg Config) (*Devnet, error) {
 	}
 	key.Address = "devnet-vault (test key)"
 	d.Genesis = daemon.GenesisOf(Params(cfg), key)
+	d.Genesis.Comment = fmt.Sprintf("A devnet: [key] is the built-in TEST KEY of a committee of %d (tss/testkeys).\n"+
+		"Every share of it is public: it secures nothing, and no real network may start on it.", cfg.Nodes)
 	d.ChainURL = fmt.Sprintf("http://127.0.0.1:%d", cfg.BasePort+300)
 	for i, n := range d.Nodes {
 		conf := daemon.DefaultConfig()

@@ -14,7 +14,8 @@ import (
 	"github.com/metanode/metanode/devnet"
 )
 
-// binary is the metanode executable the tests' processes run, built once.
+// binary is the metanode executable the tests' processes run, built once
+// with -tags devnet: its nodes can play byzantine behaviours.
 var binary string
 
 func TestMain(m *testing.M) {
@@ -24,7 +25,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "metanode")
-	if out, err := exec.Command("go", "build", "-o", binary, "../cmd/metanode").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-tags", "devnet", "-o", binary, "../cmd/metanode").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "building metanode: %v\n%s", err, out)
 		os.RemoveAll(dir)
 		os.Exit(1)

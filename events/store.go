@@ -346,15 +346,9 @@ func (s *Store) commit(batch []*appendRequest, count int, keys, records []byte) 
 		took = time.Since(began)
 	}
 
-	next := last + 1
-	for _, req := range batch {
-		if err != nil {
-			req.done <- appendResult{err: fmt.Errorf("append to %s: %w", s.path, err)}
-			continue
-		}
-		req.done <- appendResult{first: next}
-		next += uint64(len(req.kinds))
-	}
+	// The last seq advances, and the observer hears of the commit, before
+	// any appender returns: an append that returned is in LastSeq, so a
+	// read up to it sees it.
 	if err == nil {
 		s.commits.Add(1)
 		s.written.Add(uint64(count))
@@ -366,6 +360,15 @@ func (s *Store) commit(batch []*appendRequest, count int, keys, records []byte) 
 		if s.observe != nil {
 			s.observe(count, took)
 		}
+	}
+	next := last + 1
+	for _, req := range batch {
+		if err != nil {
+			req.done <- appendResult{err: fmt.Errorf("append to %s: %w", s.path, err)}
+			continue
+		}
+		req.done <- appendResult{first: next}
+		next += uint64(len(req.kinds))
 	}
 	return keys[:0], records[:0]
 }

@@ -206,6 +206,13 @@ type KeyPublished struct {
 	Address     string       `msgpack:"a"`
 	Threshold   int          `msgpack:"t"`
 	SharePoints []SharePoint `msgpack:"sp"` // in committee order
+	// Session is the keygen or resharing session (the attempt's commit
+	// sum) that made the key at this node: the node's own announcement
+	// of it, which makes it current only with t more alike (PROTOCOL.md
+	// section 5). Zero for the key a network starts on (its genesis),
+	// current at once, and in a KeyAnnouncement, which names its session
+	// itself.
+	Session Hash `msgpack:"n,omitempty"`
 }
 
 func (*Genesis) Kind() Kind              { return KindGenesis }

@@ -18,7 +18,7 @@ import (
 	"github.com/metanode/metanode/net"
 	"github.com/metanode/metanode/projections"
 	"github.com/metanode/metanode/tss"
-	"github.com/metanode/metanode/tss/fixtures"
+	"github.com/metanode/metanode/tss/testkeys"
 )
 
 // lockProbe is tss-lib's randomness for a session step that also looks
@@ -45,7 +45,7 @@ func (p lockProbe) Read(b []byte) (int, error) {
 // test key, on nodes wired to each other in memory) and reports how
 // often tss-lib, inside a step, found its node's lock free or held.
 func signWithActors(t *testing.T, async bool) (free, held int64) {
-	keys, err := tss.LoadFixtures(fixtures.FS, 5, 2)
+	keys, err := testkeys.Load(testkeys.FS, 5, 2)
 	if err != nil {
 		t.Fatal(err)
 	}

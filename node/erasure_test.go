@@ -19,7 +19,7 @@ import (
 	"github.com/metanode/metanode/events"
 	"github.com/metanode/metanode/projections"
 	"github.com/metanode/metanode/tss"
-	"github.com/metanode/metanode/tss/fixtures"
+	"github.com/metanode/metanode/tss/testkeys"
 )
 
 // regroupKeys is a real regroup of the 5/2 test key: tss-lib resharing
@@ -56,10 +56,10 @@ func realRegroup(t *testing.T) *regroupKeys {
 func runRegroup() (*regroupKeys, error) {
 	r := &regroupKeys{}
 	var err error
-	if r.oldData, err = tss.LoadFixtures(fixtures.FS, 5, 2); err != nil {
+	if r.oldData, err = testkeys.Load(testkeys.FS, 5, 2); err != nil {
 		return nil, err
 	}
-	if r.otherData, err = tss.LoadFixtures(fixtures.FS, 7, 4); err != nil {
+	if r.otherData, err = testkeys.Load(testkeys.FS, 7, 4); err != nil {
 		return nil, err
 	}
 	seed := rand.NewChaCha8([32]byte{'e', 'r', 'a', 's', 'e'})

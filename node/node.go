@@ -47,8 +47,10 @@ type Config struct {
 	Chain StakeChain
 	// StakeTx is the node's own stake, announced in its pings.
 	StakeTx string
-	// Share is the node's secret share of the current key (32 bytes), for
-	// share proofs; nil when it holds none.
+	// Share is the node's secret share of the current key (32 bytes), or
+	// of the key it starts on when its log holds none yet, for share
+	// proofs; nil when it holds none. It follows the current key
+	// (followKey).
 	Share []byte
 	// TSS runs the node's tss sessions (signing, keygen, resharing) for
 	// real. Nil: a session's start is only logged, and StartSession may
@@ -108,6 +110,11 @@ type Node struct {
 	eraseDue atomic.Bool
 	eraseMu  sync.Mutex
 	groupOf  map[events.Hash][]byte
+	// shares: shares of keys installed with SetShare (a simulation's
+	// stand-in keygen); shareOf: the key cfg.Share belongs to, zero when
+	// unknown (a configured share, before the log names a key)
+	shares  map[events.Hash][]byte
+	shareOf events.Hash
 	// receiveErr is a failure while answering a received message (the log
 	// refused a write); the next Tick returns it.
 	receiveErr error
@@ -150,7 +157,7 @@ func Open(dir string, cfg Config) (*Node, error) {
 		sessions: map[events.Hash]*session{}, early: map[events.Hash]*earlyMessages{}, ended: map[events.Hash]*endedSession{},
 		seen: map[events.Hash]seenEnvelope{}, seenBy: map[events.PeerID]int{}, earlyBy: map[events.PeerID]int{},
 		asked: map[projections.StakeCheck]events.Time{},
-		keys:  map[events.Hash]*keygen.LocalPartySaveData{}, groupOf: map[events.Hash][]byte{}}
+		keys:  map[events.Hash]*keygen.LocalPartySaveData{}, groupOf: map[events.Hash][]byte{}, shares: map[events.Hash][]byte{}}
 	if err := n.restore(cfg.Params); err != nil {
 		store.Close()
 		return nil, err
@@ -194,10 +201,23 @@ func (n *Node) endInterrupted() error {
 }
 
 // loadShare takes the node's share of the current key from its share
-// store, for its share proofs.
+// store, for its share proofs, and the shares of keys it made that are
+// not current yet, so that switching to one (followKey, under the lock)
+// never reads the store.
 func (n *Node) loadShare() error {
 	key, ok := n.state.Keys.Current()
-	if n.cfg.TSS == nil || n.cfg.TSS.Shares == nil || !ok || !n.state.Keys.IsMember(n.id) {
+	if ok && n.cfg.Share != nil {
+		n.shareOf = key.KeyID // a configured share is the current key's
+	}
+	if n.cfg.TSS == nil || n.cfg.TSS.Shares == nil {
+		return nil
+	}
+	for _, pending := range n.state.Committees.OwnKeysPending() {
+		if _, err := n.keyData(pending); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("share of key %s: %w", pending.KeyID.String()[:12], err)
+		}
+	}
+	if !ok || !n.state.Keys.IsMember(n.id) {
 		return nil
 	}
 	data, err := n.keyData(key)
@@ -207,8 +227,31 @@ func (n *Node) loadShare() error {
 	if err != nil {
 		return fmt.Errorf("share of key %s: %w", key.KeyID.String()[:12], err)
 	}
-	n.cfg.Share = tss.ShareScalar(data)
+	n.cfg.Share, n.shareOf = tss.ShareScalar(data), key.KeyID
 	return nil
+}
+
+// followKey switches the node's share proofs to its share of the current
+// key when the key changes, or when its share of it arrives (a key can
+// become current on t+1 announcements before this member's own session
+// has finished). Without a share of the current key it proves none: its
+// share of an earlier key would prove nothing but a lie.
+func (n *Node) followKey() {
+	key, ok := n.state.Keys.Current()
+	if !ok || key.KeyID == n.shareOf {
+		return
+	}
+	if share, ok := n.shares[key.KeyID]; ok {
+		n.cfg.Share, n.shareOf = share, key.KeyID
+		return
+	}
+	if data, ok := n.keys[key.KeyID]; ok {
+		n.cfg.Share, n.shareOf = tss.ShareScalar(data), key.KeyID
+		return
+	}
+	if !n.shareOf.IsZero() {
+		n.cfg.Share, n.shareOf = nil, events.Hash{}
+	}
 }
 
 // restore folds the existing log, or writes the genesis of a new one.
@@ -247,6 +290,7 @@ func (n *Node) record(ev events.Event) error {
 	}
 	before := n.currentKeyID()
 	n.state.Apply(seq, ev)
+	n.followKey()
 	n.noteKeyChange(before)
 	return nil
 }
@@ -323,6 +367,7 @@ func (n *Node) recordAll(evs []events.Event) error {
 	for i, ev := range evs {
 		n.state.Apply(first+uint64(i), ev)
 	}
+	n.followKey()
 	n.noteKeyChange(before)
 	return nil
 }
@@ -454,6 +499,8 @@ func (n *Node) execute(d projections.Duty, fx *effects) error {
 		typ, body = events.TypeKeygenCommit, &d.KeygenCommit
 	case projections.DutySendEvidence:
 		typ, body = events.TypeEvidence, &d.Evidence
+	case projections.DutySendKeyAnnouncement:
+		typ, body = events.TypeKey, &d.KeyAnnouncement
 	case projections.DutyStartSigning, projections.DutyStartKeygen, projections.DutyStartResharing:
 		// Committed before it runs: a replica that takes over never starts
 		// the same session twice.
@@ -471,12 +518,17 @@ func (n *Node) execute(d projections.Duty, fx *effects) error {
 	return n.sendMessage(typ, body, fx)
 }
 
-// SetShare installs the node's share of a new key (after keygen or
-// regroup), for its share proofs.
-func (n *Node) SetShare(share []byte) {
+// SetShare installs the node's share of a key (a stand-in for keygen or
+// regroup, whose key data is not in a share store): its share proofs use
+// it while that key is current.
+func (n *Node) SetShare(keyID events.Hash, share []byte) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.cfg.Share = share
+	n.shares[keyID] = share
+	if n.shareOf == keyID {
+		n.shareOf = events.Hash{} // take the new share at once
+	}
+	n.followKey()
 }
 
 // send signs a message and records it as sent; it must be in the log

@@ -779,7 +779,10 @@ func (n *Node) answerRetransmission(m *events.Signed, now events.Time, fx *effec
 
 // finishIfDone logs a session's outcome once it has one: for a new key
 // also the key data (sealed in the share store first) and its public
-// data, and the node's share proofs switch to it.
+// data. That is the node's own announcement of the key, which it
+// broadcasts at its next tick (a duty); the key becomes current, and the
+// node's share proofs switch to it, only when t+1 members announced it
+// alike, this node among them (followKey).
 func (n *Node) finishIfDone(s *session, fx *effects) error {
 	// A failure of one party fails the session (a resharing where this
 	// node is on both sides): its other party need not wait for the
@@ -831,14 +834,6 @@ func (n *Node) finishIfDone(s *session, fx *effects) error {
 			return err
 		}
 	}
-	if key != nil {
-		n.cfg.Share = tss.ShareScalar(made)
-		// Nodes outside the committee take the key from t+1 members'
-		// announcements.
-		if err := n.sendMessage(events.TypeKey, &events.KeyAnnouncement{Session: s.duty.Session, Key: *key}, fx); err != nil {
-			return err
-		}
-	}
 	fx.finished = append(fx.finished, sessionOutcome{duty: s.duty, fin: fin, key: key})
 	return nil
 }
@@ -875,6 +870,7 @@ func (n *Node) publishKey(s *session, made *keygen.LocalPartySaveData) (*events.
 	if err != nil {
 		return nil, err
 	}
+	key.Session = s.duty.Session
 	switch {
 	case s.oldKey != nil:
 		key.Address = s.oldKey.Address

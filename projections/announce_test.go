@@ -10,28 +10,40 @@ import (
 	"github.com/metanode/metanode/projections"
 )
 
-// watcher is the state of node 9, outside a committee of peers 0, 1, 2
-// (n=3, t=1) whose keygen attempt has just opened.
+// watcher is the state of a node at a keygen attempt that has just
+// opened: node 9, outside a committee of peers 0, 1, 2 (n=3, t=1)
+// (newWatcher), or a member of a committee of peers 0..n-1 (newMember).
 type watcher struct {
 	t     *testing.T
 	state *projections.State
 	seq   uint64
 	now   events.Time
+	log   []events.Event // every event applied, in order: its log
 }
 
 func (w *watcher) apply(ev events.Event) {
 	w.seq++
 	w.state.Apply(w.seq, ev)
+	w.log = append(w.log, ev)
 }
 
-func newWatcher(t *testing.T) (*watcher, *projections.Attempt) {
-	params := events.DefaultParams(3, 1)
-	params.Network, params.NodeID, params.MinStake = "testnet", eventstest.Peer(9), 1
+func newWatcher(t *testing.T) (*watcher, *projections.Attempt) { return newObserver(t, 9, 3, 1) }
+
+// newMember is node 0's state, a member of a committee of n (threshold
+// th) whose keygen attempt has just opened.
+func newMember(t *testing.T, n, th int) (*watcher, *projections.Attempt) {
+	return newObserver(t, 0, n, th)
+}
+
+func newObserver(t *testing.T, self, n, th int) (*watcher, *projections.Attempt) {
+	t.Helper()
+	params := events.DefaultParams(n, th)
+	params.Network, params.NodeID, params.MinStake = "testnet", eventstest.Peer(self), 1
 	params.KeygenUntil = eventstest.Epoch.Add(time.Hour)
 	w := &watcher{t: t, state: projections.NewState(), now: eventstest.Epoch.Add(-2 * time.Second)}
 	w.apply(&events.Genesis{Params: params})
 	w.apply(&events.Tick{Time: w.now})
-	for peer := range 3 {
+	for peer := range n {
 		body, err := events.Marshal(nil, &events.Ping{PeerID: eventstest.Peer(peer), Seq: 1, Time: w.now, StakeTx: stakeTx(peer)})
 		if err != nil {
 			t.Fatal(err)
@@ -43,15 +55,15 @@ func newWatcher(t *testing.T) (*watcher, *projections.Attempt) {
 	w.now = eventstest.Epoch // a keygen epoch boundary
 	w.apply(&events.Tick{Time: w.now})
 	a := w.state.Committees.Current()
-	if a == nil || len(a.Committee) != 3 {
-		t.Fatalf("no keygen attempt with a committee of 3 opened: %+v", a)
+	if a == nil || len(a.Committee) != n {
+		t.Fatalf("no keygen attempt with a committee of %d opened: %+v", n, a)
 	}
 	return w, a
 }
 
 // newKey is a key of the attempt's committee, its id matching.
 func newKey(a *projections.Attempt, label string) events.KeyPublished {
-	key := events.KeyPublished{PublicKey: eventstest.Bytes("pub/"+label, 33), Threshold: 1}
+	key := events.KeyPublished{PublicKey: eventstest.Bytes("pub/"+label, 33), Threshold: (len(a.Committee) - 1) / 2, Address: "vault/" + label}
 	for i, p := range a.Committee {
 		key.SharePoints = append(key.SharePoints, events.SharePoint{Peer: p, Point: eventstest.Bytes(label+"/x", 33+i), ShareID: eventstest.Bytes(label+"/id", 32+i)})
 	}
@@ -124,6 +136,109 @@ func TestKeyAnnouncements(t *testing.T) {
 	w.announce(member(2), a.Sum, key)
 	if id, _ := w.current(); id != later.KeyID {
 		t.Fatal("an announcement of an earlier key rolled the current key back")
+	}
+}
+
+// TestMemberKeyNeedsTPlusOne: S4 at a member (PROTOCOL.md sections 5,
+// 7). The key its own session made (its KeyPublished) counts as its own
+// announcement and no more: the key becomes current only when t+1
+// committee members, itself included, announced it alike; an
+// announcement of the same id with another vault address is not alike.
+// Until then the key it started on stays current. The node owes the
+// others its announcement once (a duty); sent, it counts no second time.
+// A replay of the log folds to the same state.
+func TestMemberKeyNeedsTPlusOne(t *testing.T) {
+	w, a := newMember(t, 5, 2) // t+1 = 3
+	self := eventstest.Peer(0)
+	start := newKey(a, "start")
+	w.apply(&start) // the key the network started on: current at once
+	key := newKey(a, "new")
+	others := slices.DeleteFunc(slices.Clone(a.Committee), func(p events.PeerID) bool { return p == self })
+	current := func() events.Hash { id, _ := w.current(); return id }
+	announceDuty := func() (events.KeyAnnouncement, bool) {
+		for _, d := range w.state.Duties() {
+			if d.Kind == projections.DutySendKeyAnnouncement {
+				return d.KeyAnnouncement, true
+			}
+		}
+		return events.KeyAnnouncement{}, false
+	}
+
+	w.apply(&events.TSSSessionStarted{Session: a.Sum, Protocol: events.SessionKeygen, Round: a.Epoch, Parties: a.Committee})
+	w.apply(&events.TSSSessionFinished{Session: a.Sum, Outcome: events.OutcomeSuccess})
+	own := key
+	own.Session = a.Sum
+	w.apply(&own)
+	if current() != start.KeyID {
+		t.Fatal("a member made its own key current at once, on 1 of t+1 = 3 announcements")
+	}
+	due, ok := announceDuty()
+	if !ok || due.Session != a.Sum || due.Key.KeyID != key.KeyID || due.Key.Address != key.Address || !due.Key.Session.IsZero() {
+		t.Fatalf("announcement due %+v (%t): want the own key, for the attempt's session", due, ok)
+	}
+	w.apply(&events.MessageSent{Msg: w.signed(self, events.TypeKey, &due)})
+	if _, ok := announceDuty(); ok {
+		t.Fatal("the announcement is still due once sent")
+	}
+	if current() != start.KeyID {
+		t.Fatal("the member's own announcement counted a second time")
+	}
+
+	moved := key // the same key id, another vault: not alike
+	moved.Address = "vault/elsewhere"
+	w.announce(others[0], a.Sum, moved)
+	w.announce(others[1], a.Sum, key)
+	if current() != start.KeyID {
+		t.Fatal("the key is current on 2 announcements alike (the member's own and one more), t+1 = 3")
+	}
+	w.announce(others[2], a.Sum, key)
+	if current() != key.KeyID {
+		t.Fatal("the key is not current on t+1 = 3 announcements alike, the member's own among them")
+	}
+	if got, _ := w.state.Keys.Current(); got.Address != key.Address || !got.Session.IsZero() {
+		t.Fatalf("the current key is %+v: want the announced public data, no session", got)
+	}
+
+	again := projections.NewState()
+	for i, ev := range w.log {
+		again.Apply(uint64(i+1), ev)
+	}
+	if projections.StateHash(again) != projections.StateHash(w.state) {
+		t.Fatal("a replay of the member's log folds to another state")
+	}
+}
+
+// TestMemberKeyAnnouncedFirst: t+1 other members can announce a key
+// before this member's own session finishes: it is current then (the
+// member proves no share until its own arrives: node.followKey), and the
+// member's own key, arriving later, neither adopts it again nor excuses
+// the member from announcing it.
+func TestMemberKeyAnnouncedFirst(t *testing.T) {
+	w, a := newMember(t, 5, 2)
+	self := eventstest.Peer(0)
+	key := newKey(a, "new")
+	w.apply(&events.TSSSessionStarted{Session: a.Sum, Protocol: events.SessionKeygen, Round: a.Epoch, Parties: a.Committee})
+	for _, p := range a.Committee {
+		if p != self && len(w.state.Keys.History()) == 0 {
+			w.announce(p, a.Sum, key)
+		}
+	}
+	if id, ok := w.current(); !ok || id != key.KeyID {
+		t.Fatal("t+1 other members announced the key, and it is not current")
+	}
+	w.apply(&events.TSSSessionFinished{Session: a.Sum, Outcome: events.OutcomeSuccess})
+	own := key
+	own.Session = a.Sum
+	w.apply(&own)
+	if h := w.state.Keys.History(); len(h) != 1 {
+		t.Fatalf("key history %v: the own key adopted the key again", h)
+	}
+	due := false
+	for _, d := range w.state.Duties() {
+		due = due || (d.Kind == projections.DutySendKeyAnnouncement && d.KeyAnnouncement.Key.KeyID == key.KeyID)
+	}
+	if !due {
+		t.Fatal("the member does not announce its key")
 	}
 }
 

@@ -29,8 +29,14 @@ type Attempt struct {
 	Reason     string            `msgpack:"r"`
 	Culprits   []events.PeerID   `msgpack:"cu"`
 	// Announced tallies the key announcements of committee members, per
-	// key id; t+1 alike make every node adopt the key.
+	// key (id and vault address); t+1 alike make every node adopt the key,
+	// a member of the committee too: its own key counts as one of them.
 	Announced []KeyTally `msgpack:"an"`
+	// Made is the key this node's own session of the attempt made (its
+	// KeyPublished, without the session): what it announces; SentKey:
+	// it has.
+	Made    *events.KeyPublished `msgpack:"mk"`
+	SentKey bool                 `msgpack:"sk"`
 	// Reported tallies, per culprit, the participants that reported it
 	// after a failed session; t+1 make every node block it.
 	Reported []CulpritTally `msgpack:"rp"`
@@ -95,11 +101,14 @@ type CulpritTally struct {
 	Seqs    []uint64        `msgpack:"s"`
 }
 
-// KeyTally is the committee members that announced one key.
+// KeyTally is the committee members that announced one key alike: the
+// same public data (the id binds the group key and share points; the
+// vault address is not in it, so it is compared too).
 type KeyTally struct {
-	KeyID events.Hash     `msgpack:"k"`
-	From  []events.PeerID `msgpack:"f"`
-	Seqs  []uint64        `msgpack:"s"` // the announcements' log seqs
+	KeyID   events.Hash     `msgpack:"k"`
+	Address string          `msgpack:"a"`
+	From    []events.PeerID `msgpack:"f"`
+	Seqs    []uint64        `msgpack:"s"` // the announcements' log seqs (its own KeyPublished's for this node)
 }
 
 // Participants are the peers that must commit: the committee, and for a
@@ -173,6 +182,10 @@ func (c *Committees) Apply(seq uint64, ev events.Event) {
 		c.onTSSMessage(&e.Msg)
 	case *events.KeyAnnouncementReceived:
 		c.onAnnouncement(seq, &e.Msg)
+	case *events.KeyPublished:
+		if !e.Session.IsZero() {
+			c.onOwnKey(seq, e)
+		}
 	case *events.CulpritReportReceived:
 		c.onCulpritReport(seq, &e.Msg)
 	case *events.MessageSent:
@@ -184,6 +197,9 @@ func (c *Committees) Apply(seq uint64, ev events.Event) {
 		}
 		if e.Msg.Type == events.TypeCulprits && e.Msg.From == c.self {
 			c.onCulpritReport(seq, &e.Msg) // its own report counts among the t+1
+		}
+		if e.Msg.Type == events.TypeKey && e.Msg.From == c.self {
+			c.onAnnouncement(seq, &e.Msg) // counted already, as its KeyPublished: marks it sent
 		}
 	case *events.TSSSessionStarted:
 		if c.cur != nil && e.Protocol != events.SessionSigning && e.Session == c.cur.Sum {
@@ -372,51 +388,81 @@ func (c *Committees) attempt(sum events.Hash) *Attempt {
 }
 
 // onAnnouncement tallies a committee member's announcement of the key
-// its attempt made. The key must be that attempt's: its committee in
-// order, this network's threshold, an id that matches its content. When
-// t+1 members announced it alike, a node that does not have it yet (it
-// is outside the committee, or its own session failed) adopts it, and an
-// attempt this node only watched is recorded as a success.
+// its attempt made.
 func (c *Committees) onAnnouncement(seq uint64, m *events.Signed) {
 	var ann events.KeyAnnouncement
 	if events.Unmarshal(m.Body, &ann) != nil {
 		return
 	}
 	a := c.attempt(ann.Session)
-	if a == nil || a.Sum == (events.Hash{}) || !slices.Contains(a.Committee, m.From) {
+	if a == nil {
 		return
 	}
-	key := &ann.Key
+	if m.From == c.self {
+		a.SentKey = true
+	}
+	c.tallyKey(seq, a, m.From, &ann.Key)
+}
+
+// onOwnKey tallies the key this node's own session made (its
+// KeyPublished) as its own announcement: a member's key becomes current
+// by the rule every node applies, not at once (PROTOCOL.md section 5).
+func (c *Committees) onOwnKey(seq uint64, key *events.KeyPublished) {
+	a := c.attempt(key.Session)
+	if a == nil {
+		return
+	}
+	if made, ok := c.tallyKey(seq, a, c.self, key); ok && a.Made == nil {
+		a.Made = made
+	}
+}
+
+// tallyKey counts a committee member's announcement of the key its
+// attempt made, and returns the key as tallied (without a session) if it
+// counts. The key must be that attempt's: its committee in order, this
+// network's threshold, an id that matches its content. When t+1 members
+// announced it alike, a node that does not have it yet adopts it (a
+// member, whose own key counts as one announcement; a node outside the
+// committee; an old-side member not on the new side; a member whose own
+// session failed), and an attempt this node only watched is recorded as
+// a success.
+func (c *Committees) tallyKey(seq uint64, a *Attempt, from events.PeerID, announced *events.KeyPublished) (*events.KeyPublished, bool) {
+	if a.Sum == (events.Hash{}) || !slices.Contains(a.Committee, from) {
+		return nil, false
+	}
+	key := *announced
+	key.Session = events.Hash{} // alike is the public data; the session is the attempt's
 	if key.Threshold != c.params.Threshold || len(key.PublicKey) == 0 || len(key.SharePoints) != len(a.Committee) ||
 		key.KeyID != events.KeyIDOf(key.PublicKey, key.SharePoints) {
-		return
+		return nil, false
 	}
 	for i, sp := range key.SharePoints {
 		if sp.Peer != a.Committee[i] {
-			return
+			return nil, false
 		}
 	}
-	i := slices.IndexFunc(a.Announced, func(t KeyTally) bool { return t.KeyID == key.KeyID })
+	i := slices.IndexFunc(a.Announced, func(t KeyTally) bool { return t.KeyID == key.KeyID && t.Address == key.Address })
 	if i < 0 {
-		a.Announced = append(a.Announced, KeyTally{KeyID: key.KeyID})
+		a.Announced = append(a.Announced, KeyTally{KeyID: key.KeyID, Address: key.Address})
 		i = len(a.Announced) - 1
 	}
 	tally := &a.Announced[i]
-	if slices.Contains(tally.From, m.From) {
-		return
+	if slices.Contains(tally.From, from) {
+		return &key, true
 	}
-	tally.From = append(tally.From, m.From)
+	tally.From = append(tally.From, from)
 	tally.Seqs = append(tally.Seqs, seq)
 	if len(tally.From) < c.params.Threshold+1 || c.keys.Known(key.KeyID) {
-		return
+		return &key, true
 	}
-	c.keys.adopt(key)
+	c.keys.adopt(&key)
 	if a.Session == nil && a.Outcome != "success" {
 		a.Outcome, a.Reason = "success", "announced by t+1 committee members"
 		if a == c.cur {
 			c.finish()
 		}
 	}
+	return &key, true
 }
 
 // onCulpritReport tallies a participant's report that the attempt's
@@ -598,12 +644,49 @@ func (c *Committees) NodeState() (events.NodeState, bool) {
 	return events.StateKeygen, true
 }
 
+// keyDuties: the key this node's latest session made is to be
+// announced, once, so the nodes outside the committee, and the other
+// members, can count it (a node that stopped between making the key and
+// sending it sends it after its restart).
+func (c *Committees) keyDuties() []Duty {
+	for i := len(c.history); i >= 0; i-- {
+		a := c.cur
+		if i < len(c.history) {
+			a = &c.history[i]
+		}
+		if a == nil || a.Made == nil {
+			continue
+		}
+		if a.SentKey {
+			return nil
+		}
+		return []Duty{{Kind: DutySendKeyAnnouncement, KeyAnnouncement: events.KeyAnnouncement{Session: a.Sum, Key: *a.Made}}}
+	}
+	return nil
+}
+
+// OwnKeysPending lists the keys this node made (its own sessions') that
+// are not current yet: t+1 members have not announced them alike. Its
+// shares of them wait in the share store.
+func (c *Committees) OwnKeysPending() []*events.KeyPublished {
+	var out []*events.KeyPublished
+	for i := range c.history {
+		if made := c.history[i].Made; made != nil && !c.keys.Known(made.KeyID) {
+			out = append(out, made)
+		}
+	}
+	if c.cur != nil && c.cur.Made != nil && !c.keys.Known(c.cur.Made.KeyID) {
+		out = append(out, c.cur.Made)
+	}
+	return out
+}
+
 func (c *Committees) duties() []Duty {
+	duties := c.keyDuties()
 	a := c.cur
 	if a == nil || !slices.Contains(a.Participants(), c.self) {
-		return nil
+		return duties
 	}
-	var duties []Duty
 	if !a.SentCommit {
 		duties = append(duties, Duty{Kind: DutySendKeygenCommit, KeygenCommit: events.KeygenCommit{Epoch: a.Epoch, Regroup: a.Regroup, Sum: a.Sum}})
 	}

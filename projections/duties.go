@@ -21,11 +21,12 @@ const (
 	DutyStartKeygen
 	DutyStartResharing
 	DutySendEvidence
+	DutySendKeyAnnouncement
 )
 
 func (k DutyKind) String() string {
 	return [...]string{"", "send ping", "check stake", "send proposal", "send signing set", "send checksum", "start signing",
-		"send keygen commit", "start keygen", "start resharing", "send evidence"}[k]
+		"send keygen commit", "start keygen", "start resharing", "send evidence", "send key announcement"}[k]
 }
 
 // Duty is one thing the node must do now. Which fields are set depends on
@@ -50,6 +51,9 @@ type Duty struct {
 	M0         events.Hash
 	// DutySendEvidence: an equivocation pair to gossip.
 	Evidence events.Evidence
+	// DutySendKeyAnnouncement: the key this node's session made, for the
+	// attempt's session.
+	KeyAnnouncement events.KeyAnnouncement
 }
 
 // Duties returns what this node must do now: a pure function of the

@@ -15,15 +15,18 @@ type Keys struct {
 	history []events.Hash // every key id published, in order
 }
 
-// Apply implements Projection.
+// Apply implements Projection. The key a network starts on (its genesis
+// names it) is current at once; a key a session made here is only this
+// node's announcement of it, which Committees tallies with the others.
 func (k *Keys) Apply(_ uint64, ev events.Event) {
-	if e, ok := ev.(*events.KeyPublished); ok {
+	if e, ok := ev.(*events.KeyPublished); ok && e.Session.IsZero() {
 		k.adopt(e)
 	}
 }
 
-// adopt makes key the current one: published here, or announced by t+1
-// members of the committee that made it (Committees).
+// adopt makes key the current one: the network's starting key, or one
+// that t+1 members of the committee that made it announced alike, this
+// node among them if it is one (Committees).
 func (k *Keys) adopt(key *events.KeyPublished) {
 	k.current = key
 	k.history = append(k.history, key.KeyID)

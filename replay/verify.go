@@ -35,7 +35,8 @@ type VerifyReport struct {
 func mustExecute(k projections.DutyKind) bool {
 	switch k {
 	case projections.DutySendPing, projections.DutySendSigningSet, projections.DutySendChecksum, projections.DutyStartSigning,
-		projections.DutySendKeygenCommit, projections.DutyStartKeygen, projections.DutyStartResharing:
+		projections.DutySendKeygenCommit, projections.DutyStartKeygen, projections.DutyStartResharing,
+		projections.DutySendKeyAnnouncement:
 		return true
 	}
 	return false
@@ -129,6 +130,8 @@ func actionKind(ev events.Event) (projections.DutyKind, bool) {
 			return projections.DutySendKeygenCommit, true
 		case events.TypeEvidence:
 			return projections.DutySendEvidence, true
+		case events.TypeKey:
+			return projections.DutySendKeyAnnouncement, true
 		}
 		return 0, false // kv intents and others are not duties
 	case *events.TSSSessionStarted:
@@ -186,6 +189,13 @@ func matches(d projections.Duty, ev events.Event) bool {
 				return false
 			}
 			return bytes.Equal(ev.A.Sig, d.Evidence.A.Sig) && bytes.Equal(ev.B.Sig, d.Evidence.B.Sig)
+		case projections.DutySendKeyAnnouncement:
+			var a events.KeyAnnouncement
+			if events.Unmarshal(e.Msg.Body, &a) != nil {
+				return false
+			}
+			return a.Session == d.KeyAnnouncement.Session && a.Key.KeyID == d.KeyAnnouncement.Key.KeyID &&
+				a.Key.Address == d.KeyAnnouncement.Key.Address && a.Key.Session.IsZero()
 		}
 	case *events.TSSSessionStarted:
 		want := d.StartEvent()

@@ -7,7 +7,7 @@ import (
 
 	"github.com/metanode/metanode/events"
 	"github.com/metanode/metanode/projections"
-	"github.com/metanode/metanode/tss"
+	"github.com/metanode/metanode/tss/tsstest"
 )
 
 // The targeted adversaries of PROTOCOL.md section 7: byzantine peers that
@@ -136,7 +136,7 @@ func (s *Sim) targeted(n *simNode, m events.Signed) ([]wire, bool) {
 		if events.Unmarshal(m.Body, &msg) != nil || !msg.Broadcast || len(msg.Payload) == 0 {
 			return nil, false // its session keys, echoes and sealed messages are honest
 		}
-		other, err := tss.CorruptPayload(msg.Payload)
+		other, err := tsstest.CorruptPayload(msg.Payload)
 		if err != nil {
 			return nil, false
 		}

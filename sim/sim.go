@@ -50,9 +50,9 @@ type Config struct {
 	// Start is the virtual time the run starts at (default: Start).
 	Start time.Time
 	// TSS runs every tss session for real (see tss.go), on the test keys
-	// of Fixtures (nil: the committed ones, tss/fixtures).
+	// of TestKeys (nil: the committed ones, tss/testkeys).
 	TSS      bool
-	Fixtures fs.FS
+	TestKeys fs.FS
 }
 
 // Start is the virtual time every run starts at: ten minutes before a
@@ -158,8 +158,10 @@ type Sim struct {
 
 	// starts: for every round, the session nonces nodes started.
 	starts map[int64]map[events.Hash][]int
-	// generation counts the keys the world has published.
+	// generation counts the keys stand-in sessions made; made: each
+	// session's key
 	generation int
+	made       map[events.Hash]*madeKey
 	framed     bool
 	squatting  squatState
 	tss        *tssState
@@ -252,7 +254,7 @@ func New(cfg Config) (*Sim, error) {
 		s.nodes[f.Node].faults[f.Behaviour] = true
 	}
 	if cfg.TSS {
-		s.key = nil // the fixture key, or keygen (loadTSS)
+		s.key = nil // the test key, or keygen (loadTSS)
 		return s, nil
 	}
 	if cfg.KeygenFor > 0 {
@@ -416,6 +418,12 @@ func (s *Sim) world() error {
 		if finished == nil {
 			finished = &events.TSSSessionFinished{Session: session, Outcome: events.OutcomeSuccess}
 		}
+		if f.duty.Kind != projections.DutyStartSigning {
+			if err := s.finishKeySession(f, finished); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := s.nodes[f.node].node.Record(finished); err != nil {
 			return err
 		}
@@ -423,13 +431,8 @@ func (s *Sim) world() error {
 			continue
 		}
 		s.confirmed[session] = true
-		var outcome events.Event
-		if f.duty.Kind == projections.DutyStartSigning {
-			outcome = &events.TxConfirmed{Chain: "sim", TxID: session.String(), Height: uint64(s.now.Std().Unix()), Confirmations: 1, Spends: s.spends[session], Payouts: s.squatting.payouts[session]}
-		} else {
-			outcome = s.publishKey(f.duty)
-		}
-		if err := s.observe(outcome); err != nil {
+		confirmed := &events.TxConfirmed{Chain: "sim", TxID: session.String(), Height: uint64(s.now.Std().Unix()), Confirmations: 1, Spends: s.spends[session], Payouts: s.squatting.payouts[session]}
+		if err := s.observe(confirmed); err != nil {
 			return err
 		}
 	}
@@ -437,18 +440,46 @@ func (s *Sim) world() error {
 	return nil
 }
 
-// publishKey stands in for the outcome of a keygen or resharing: a new
-// generation of shares for the duty's committee, the same public key
-// after a resharing.
-func (s *Sim) publishKey(d projections.Duty) *events.KeyPublished {
-	s.generation++
-	key := &events.KeyPublished{
-		KeyID: sha512.Sum512_256(derive("sim-key", s.cfg.Seed, s.generation)), Address: fmt.Sprintf("sim-vault-%d", s.generation),
-		Threshold: s.cfg.Threshold,
+// finishKeySession stands in for the end of a node's keygen or
+// resharing: its outcome and, for a member of the new committee after a
+// success, the session's key as its own session would have published
+// it. Like a real member, the node announces the key at its next tick,
+// and it becomes current there only with t+1 members' announcements
+// alike; its share waits until then (node.SetShare).
+func (s *Sim) finishKeySession(f pendingFinish, finished *events.TSSSessionFinished) error {
+	n := s.nodes[f.node]
+	evs := []events.Event{finished}
+	if finished.Outcome == events.OutcomeSuccess {
+		made := s.sessionKey(f.duty)
+		if i := slices.Index(f.duty.Signers, n.id); i >= 0 {
+			n.node.SetShare(made.key.KeyID, made.shares[i])
+			own := *made.key
+			own.Session = f.duty.Session
+			evs = append(evs, &own)
+		}
 	}
+	return n.node.Record(evs...)
+}
+
+// madeKey is a stand-in session's key and its members' shares.
+type madeKey struct {
+	key    *events.KeyPublished
+	shares [][]byte // in committee order
+}
+
+// sessionKey stands in for the outcome of a keygen or resharing session,
+// the same for each of its members: a new generation of shares for the
+// duty's committee, the same public key after a resharing.
+func (s *Sim) sessionKey(d projections.Duty) *madeKey {
+	if made, ok := s.made[d.Session]; ok {
+		return made
+	}
+	s.generation++
+	key := &events.KeyPublished{Address: fmt.Sprintf("sim-vault-%d", s.generation), Threshold: s.cfg.Threshold}
 	if d.Kind == projections.DutyStartResharing && s.key != nil {
 		key.PublicKey, key.Address = s.key.PublicKey, s.key.Address
 	}
+	made := &madeKey{key: key}
 	for i, member := range d.Signers {
 		share := derive("sim-share", s.cfg.Seed, s.generation*100_000+i)
 		point, err := tss.SharePoint(share)
@@ -456,13 +487,18 @@ func (s *Sim) publishKey(d projections.Duty) *events.KeyPublished {
 			panic(err)
 		}
 		key.SharePoints = append(key.SharePoints, events.SharePoint{Peer: member, Point: point})
-		s.nodes[s.indexOf(member)].node.SetShare(share)
+		made.shares = append(made.shares, share)
 	}
 	if key.PublicKey == nil {
 		key.PublicKey = key.SharePoints[0].Point // stands in until real keygen
 	}
+	key.KeyID = events.KeyIDOf(key.PublicKey, key.SharePoints)
 	s.key = key
-	return key
+	if s.made == nil {
+		s.made = map[events.Hash]*madeKey{}
+	}
+	s.made[d.Session] = made
+	return made
 }
 
 // frame makes every framing node's own log blame node N-1 as the culprit

@@ -13,6 +13,7 @@ import (
 	"github.com/metanode/metanode/projections"
 	"github.com/metanode/metanode/replay"
 	"github.com/metanode/metanode/sim"
+	"github.com/metanode/metanode/tss"
 )
 
 func run(t *testing.T, cfg sim.Config) *sim.Result {
@@ -37,7 +38,8 @@ func run(t *testing.T, cfg sim.Config) *sim.Result {
 
 // checkInvariants asserts PROTOCOL.md section 7's safety invariants, which
 // every scenario must keep: S1, never two different threshold sets start
-// signing in one round; S2, no honest node blocks an honest node.
+// signing in one round; S2, no honest node blocks an honest node; S4, a
+// key is current at a node only after t+1 members announced it alike.
 func checkInvariants(t *testing.T, res *sim.Result) {
 	t.Helper()
 	if res.ConflictingStarts != 0 {
@@ -47,6 +49,96 @@ func checkInvariants(t *testing.T, res *sim.Result) {
 		if b.Peer >= 0 && len(res.Nodes[b.Peer].Faults) == 0 {
 			t.Fatalf("S2: honest node %d blocked honest node %d (%s, round %d)", b.By, b.Peer, b.Reason, b.Round)
 		}
+	}
+	for _, i := range honest(res) {
+		checkS4(t, res, i)
+	}
+}
+
+// checkS4 asserts S4 at node i, member or not, from its log alone: each
+// time a key becomes current there, t+1 members of that key's committee
+// had announced it alike (the same key id and vault address), a key this
+// node's own session made (its KeyPublished with a session) counting as
+// its own announcement. Only the key the network starts on (a
+// KeyPublished without a session) is current at once.
+func checkS4(t *testing.T, res *sim.Result, i int) {
+	t.Helper()
+	store, err := events.Open(filepath.Dir(res.Nodes[i].Log), events.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	// Most runs never change their key: fold only a log that holds a
+	// key made by a session or announced.
+	made := false
+	err = store.Scan(0, 0, func(r events.Record) error {
+		switch r.Kind {
+		case events.KindKeyAnnouncementReceived:
+			made = true
+		case events.KindKeyPublished:
+			var key events.KeyPublished
+			if err := events.Unmarshal(r.Body, &key); err != nil {
+				return err
+			}
+			made = made || !key.Session.IsZero()
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !made {
+		return
+	}
+	type alike struct {
+		id      events.Hash
+		address string
+	}
+	announced := map[alike][]events.PeerID{}
+	note := func(from events.PeerID, key *events.KeyPublished) {
+		k := alike{key.KeyID, key.Address}
+		if !slices.Contains(announced[k], from) {
+			announced[k] = append(announced[k], from)
+		}
+	}
+	state := projections.NewState()
+	var current events.Hash
+	err = store.ForEach(1, store.LastSeq(), func(seq uint64, ev events.Event) error {
+		startKey := false
+		switch e := ev.(type) {
+		case *events.KeyPublished:
+			if startKey = e.Session.IsZero(); !startKey {
+				note(state.Summary.NodeID, e)
+			}
+		case *events.KeyAnnouncementReceived:
+			var ann events.KeyAnnouncement
+			if events.Unmarshal(e.Msg.Body, &ann) == nil {
+				note(e.Msg.From, &ann.Key)
+			}
+		}
+		state.Apply(seq, ev)
+		key, ok := state.Keys.Current()
+		if !ok || key.KeyID == current {
+			return nil
+		}
+		current = key.KeyID
+		if startKey {
+			return nil
+		}
+		members := 0
+		for _, p := range announced[alike{key.KeyID, key.Address}] {
+			if slices.ContainsFunc(key.SharePoints, func(sp events.SharePoint) bool { return sp.Peer == p }) {
+				members++
+			}
+		}
+		if need := state.Summary.Params().Threshold + 1; members < need {
+			return fmt.Errorf("S4: node %d made key %s current at seq %d on %d members' announcements alike, want t+1 = %d",
+				i, key.KeyID.String()[:12], seq, members, need)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -336,6 +428,56 @@ func verifyLogs(t *testing.T, res *sim.Result) []replay.VerifyReport {
 	return reps
 }
 
+// ownProofs reads node i's log: every ping it sent names the key current
+// at that moment, and the share proof it carries, if any, verifies under
+// the node's share point of that key. So a member proves its share of a
+// new key only once the key is current (S4), never before, and never an
+// old share for a new key. It returns the proofs sent per key id.
+func ownProofs(t *testing.T, res *sim.Result, i int) map[events.Hash]int {
+	t.Helper()
+	store, err := events.Open(filepath.Dir(res.Nodes[i].Log), events.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	proofs := map[events.Hash]int{}
+	state := projections.NewState()
+	err = store.ForEach(1, store.LastSeq(), func(seq uint64, ev events.Event) error {
+		if sent, ok := ev.(*events.MessageSent); ok && sent.Msg.Type == events.TypePing {
+			var ping events.Ping
+			if err := events.DecodePing(sent.Msg.Body, &ping); err != nil {
+				return err
+			}
+			key, ok := state.Keys.Current()
+			if !ok {
+				if !ping.KeyID.IsZero() || len(ping.TSSProof) > 0 {
+					return fmt.Errorf("node %d: the ping at seq %d names key %s or proves a share, before any key", i, seq, ping.KeyID.String()[:12])
+				}
+				state.Apply(seq, ev)
+				return nil
+			}
+			if ping.KeyID != key.KeyID {
+				return fmt.Errorf("node %d: the ping at seq %d names key %s, not the current key", i, seq, ping.KeyID.String()[:12])
+			}
+			if len(ping.TSSProof) > 0 {
+				point, _ := state.Keys.SharePoint(ping.PeerID)
+				ctx := tss.ProofContext{Purpose: tss.ProofForPing, KeyID: ping.KeyID, Peer: ping.PeerID,
+					Bucket: projections.PingProofBucket(ping.Time, state.Summary.Params())}
+				if !tss.VerifyShare(point, ping.TSSProof, ctx) {
+					return fmt.Errorf("node %d: the ping at seq %d proves no share of the current key %s", i, seq, key.KeyID.String()[:12])
+				}
+				proofs[key.KeyID]++
+			}
+		}
+		state.Apply(seq, ev)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return proofs
+}
+
 func attempts(t *testing.T, res *sim.Result, i int) []projections.Attempt {
 	t.Helper()
 	state, _ := foldNode(t, res, i)
@@ -361,6 +503,16 @@ func TestKeygenThenRegroup(t *testing.T) {
 	}
 	if len(keygen.Committee) != 6 || len(regroup.Old) != 4 || len(regroup.Committee) != 6 {
 		t.Fatalf("keygen committee %d, regroup %d -> %d", len(keygen.Committee), len(regroup.Old), len(regroup.Committee))
+	}
+	// Every member proves its share of each key once it is current, and
+	// of no key before (ownProofs); run checked S4 at each node.
+	for i := range res.Nodes {
+		proofs := ownProofs(t, res, i)
+		for _, made := range []*projections.Attempt{keygen, regroup} {
+			if proofs[made.Made.KeyID] == 0 {
+				t.Errorf("node %d never proved its share of key %s", i, made.Made.KeyID.String()[:12])
+			}
+		}
 	}
 	if res.Signed == 0 {
 		t.Fatal("nothing signed with the generated key")

@@ -15,7 +15,8 @@ import (
 	"github.com/metanode/metanode/node"
 	"github.com/metanode/metanode/projections"
 	"github.com/metanode/metanode/tss"
-	"github.com/metanode/metanode/tss/fixtures"
+	"github.com/metanode/metanode/tss/testkeys"
+	"github.com/metanode/metanode/tss/tsstest"
 )
 
 // With Config.TSS every node runs its tss sessions for real (node.TSS):
@@ -23,10 +24,10 @@ import (
 // sealed when point to point, logged, and carried by the simulated
 // network like any other. What the simulator adds:
 //
-//   - Key material from the committed fixtures of the run's committee:
-//     without KeygenFor the run starts on the fixture key (node i holds
-//     fixture party i's share); each node's pre-parameters for keygen and
-//     resharing are a set of its own from the fixtures (every set of every
+//   - Key material from the committed test keys of the run's committee:
+//     without KeygenFor the run starts on the test key (node i holds
+//     test party i's share); each node's pre-parameters for keygen and
+//     resharing are a set of its own from the test keys (every set of every
 //     committee is distinct: 22 in all), reused for each session (a real
 //     node's pool never hands out one set twice; only tests may).
 //   - tss-lib's randomness, seeded per node, session and side: tss-lib v3
@@ -34,7 +35,7 @@ import (
 //   - The chain: a signature that verifies under the group key confirms
 //     its tx.
 type tssState struct {
-	fixtures  []keygen.LocalPartySaveData // the committee's test key, party i's share for node i
+	testKeys  []keygen.LocalPartySaveData // the committee's test key, party i's share for node i
 	preParams []keygen.LocalPreParams     // node i's
 	keys      []*events.KeyPublished      // in the order they were made
 }
@@ -43,16 +44,16 @@ type tssState struct {
 // committee's (n, t) key; every node takes a pre-parameter set of its own
 // from them, the committee's first.
 func (s *Sim) loadTSS() error {
-	fsys := s.cfg.Fixtures
+	fsys := s.cfg.TestKeys
 	if fsys == nil {
-		fsys = fixtures.FS
+		fsys = testkeys.FS
 	}
 	own := [2]int{s.cfg.committee(), s.cfg.Threshold}
-	keys, err := tss.LoadFixtures(fsys, own[0], own[1])
+	keys, err := testkeys.Load(fsys, own[0], own[1])
 	if err != nil && s.cfg.KeygenFor == 0 {
 		return fmt.Errorf("sim --tss: %w (or generate a key first with --keygen-for)", err)
 	}
-	s.tss = &tssState{fixtures: keys}
+	s.tss = &tssState{testKeys: keys}
 	for _, k := range keys {
 		s.tss.preParams = append(s.tss.preParams, k.LocalPreParams)
 	}
@@ -63,7 +64,7 @@ func (s *Sim) loadTSS() error {
 		if set == own {
 			continue
 		}
-		more, err := tss.LoadFixtures(fsys, set[0], set[1])
+		more, err := testkeys.Load(fsys, set[0], set[1])
 		if err != nil {
 			continue
 		}
@@ -94,8 +95,8 @@ func (s *Sim) loadTSS() error {
 }
 
 // nodeTSS is node n's tss surroundings: its share store (holding the
-// fixture key's share when the run starts on it; a simulation's store
-// guards nothing, so argon2id does next to no work), fixture
+// test key's share when the run starts on it; a simulation's store
+// guards nothing, so argon2id does next to no work), test key
 // pre-parameters and seeded randomness.
 func (s *Sim) nodeTSS(n *simNode, dir string) (*node.TSS, error) {
 	passphrase := derive("sim-share-store", s.cfg.Seed, n.index)
@@ -103,8 +104,8 @@ func (s *Sim) nodeTSS(n *simNode, dir string) (*node.TSS, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.key != nil && n.index < len(s.tss.fixtures) {
-		if err := store.Save(s.key.KeyID, &s.tss.fixtures[n.index]); err != nil {
+	if s.key != nil && n.index < len(s.tss.testKeys) {
+		if err := store.Save(s.key.KeyID, &s.tss.testKeys[n.index]); err != nil {
 			return nil, err
 		}
 	}
@@ -175,10 +176,10 @@ func sealRandOf(seed uint64, index int, session events.Hash) io.Reader {
 	return newSeededReader(sum[:])
 }
 
-// sessionKey is node n's ephemeral sealing key for a session, drawn again
+// sealKeyOf is node n's ephemeral sealing key for a session, drawn again
 // from its seeded randomness: the simulator plays a byzantine sender with
 // the key that sender's node announced.
-func (s *Sim) sessionKey(n *simNode, session events.Hash) (*tss.SessionKey, error) {
+func (s *Sim) sealKeyOf(n *simNode, session events.Hash) (*tss.SessionKey, error) {
 	return tss.NewSessionKey(s.sealRand(n, session))
 }
 
@@ -194,11 +195,11 @@ func (s *Sim) corruptShare(from *simNode, m events.Signed, only func(to int) boo
 	if to < 0 || (only != nil && !only(to)) {
 		return m
 	}
-	own, err := s.sessionKey(from, msg.Session)
+	own, err := s.sealKeyOf(from, msg.Session)
 	if err != nil {
 		return m
 	}
-	theirs, err := s.sessionKey(s.nodes[to], msg.Session)
+	theirs, err := s.sealKeyOf(s.nodes[to], msg.Session)
 	if err != nil {
 		return m
 	}
@@ -206,7 +207,7 @@ func (s *Sim) corruptShare(from *simNode, m events.Signed, only func(to int) boo
 	if err != nil {
 		return m
 	}
-	if payload, err = tss.CorruptPayload(payload); err != nil {
+	if payload, err = tsstest.CorruptPayload(payload); err != nil {
 		return m
 	}
 	if msg.Payload, err = own.Seal(msg.Session, from.id, msg.To[0], theirs.Public(), payload); err != nil {

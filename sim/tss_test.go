@@ -15,7 +15,7 @@ import (
 	"github.com/metanode/metanode/tss"
 )
 
-// TestRealTSS: 7 nodes holding the committed 7/4 fixture key sign every
+// TestRealTSS: 7 nodes holding the committed 7/4 test key sign every
 // threshold set's doc with real tss-lib, their tss messages carried,
 // sealed and logged like any other; the signatures verify under the
 // group key, and with seeded tss-lib randomness two runs of one seed give
@@ -109,13 +109,15 @@ func logKinds(t *testing.T, res *sim.Result, i int) map[events.Kind]int {
 }
 
 // TestRealKeygenAndRegroup: six nodes without a key, a committee of
-// five, run a real keygen (fixture pre-parameters) until keygen_until,
+// five, run a real keygen (test key pre-parameters) until keygen_until,
 // then the 00:00 UTC regroup reshares the key for real: the group key
 // stays, the key id and shares change, and the new committee's shares
 // sign (every signature is checked under the group key as it is made).
 // The node outside the committee takes each key from the members'
-// announcements. Every log replays to its node's state and passes
-// replay --verify.
+// announcements, and the members too make a key current only on t+1
+// announcements alike, their own among them (S4, checked at every node),
+// proving their new shares from then on. Every log replays to its
+// node's state and passes replay --verify.
 func TestRealKeygenAndRegroup(t *testing.T) {
 	res := run(t, sim.Config{Nodes: 6, Committee: 5, Threshold: 2, Duration: 12 * time.Minute, KeygenFor: 6 * time.Minute, TSS: true,
 		DepositEvery: 15 * time.Second})
@@ -147,6 +149,15 @@ func TestRealKeygenAndRegroup(t *testing.T) {
 		}
 		if key, ok := state.Keys.Current(); !ok || key.KeyID.String() != after.KeyID {
 			t.Fatalf("node %d does not hold the regroup's key", i)
+		}
+		// S4 (checked by run at every node) holds at members too: each
+		// proves its new share only once the key is current, and does.
+		proved := false
+		for id, count := range ownProofs(t, res, i) {
+			proved = proved || (id.String() == after.KeyID && count > 0)
+		}
+		if slices.Contains(after.Members, i) != proved {
+			t.Fatalf("node %d: proved its share of the regroup's key %t, member %t", i, proved, slices.Contains(after.Members, i))
 		}
 		if !slices.Contains(after.Members, i) {
 			outsiders++

@@ -12,6 +12,7 @@ import (
 	"github.com/metanode/metanode/events"
 	"github.com/metanode/metanode/events/eventstest"
 	"github.com/metanode/metanode/tss"
+	"github.com/metanode/metanode/tss/tsstest"
 )
 
 // upstream loads tss-lib's own keygen fixtures (n=5, t=2) and gives
@@ -152,7 +153,7 @@ func TestSigningCorruptShareNamesCulprit(t *testing.T) {
 
 func corruptFirstBytesField(t *testing.T, payload []byte) []byte {
 	t.Helper()
-	out, err := tss.CorruptPayload(payload)
+	out, err := tsstest.CorruptPayload(payload)
 	if err != nil {
 		t.Fatal(err)
 	}

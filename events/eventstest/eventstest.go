@@ -143,6 +143,7 @@ func Samples() []events.Event {
 		&events.KeyPublished{
 			KeyID: Hash("key"), PublicKey: Bytes("pub", 33), Address: "bc1qvault", Threshold: 2,
 			SharePoints: []events.SharePoint{{Peer: Peer(1), Point: Bytes("x1", 33), ShareID: Bytes("id1", 32)}, {Peer: Peer(2), Point: Bytes("x2", 33)}},
+			Session:     Hash("commit"),
 		},
 		&events.KeyAnnouncementReceived{Msg: Signed(events.TypeKey, 2, mustMarshal(&events.KeyAnnouncement{
 			Session: Hash("commit"), Key: events.KeyPublished{KeyID: Hash("key"), PublicKey: Bytes("pub", 33), Threshold: 2,

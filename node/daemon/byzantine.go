@@ -1,7 +1,11 @@
+//go:build devnet
+
 package daemon
 
 import (
 	"crypto/sha512"
+	"fmt"
+	"log/slog"
 	"slices"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -10,9 +14,10 @@ import (
 	"github.com/metanode/metanode/net"
 )
 
-// ByzantineEnv makes a devnet node faulty on purpose: the behaviours of
-// the simulator that a real process can play at its transport.
-const ByzantineEnv = "METANODE_DEVNET_BYZANTINE"
+// A devnet binary (go build -tags devnet; make devnet) can play some of
+// the simulator's byzantine behaviours at its transport, to test the
+// network against real faulty processes. A normal build has none
+// (byzantine_off.go).
 
 // Behaviours a devnet node can play.
 var behaviours = map[string]string{
@@ -33,6 +38,16 @@ func Behaviours() []string {
 
 // KnownBehaviour reports whether b is a behaviour.
 func KnownBehaviour(b string) bool { _, ok := behaviours[b]; return ok }
+
+// byzantine wraps the transport's send with the behaviour
+// METANODE_DEVNET_BYZANTINE names.
+func byzantine(behaviour string, key crypto.PrivKey, send func(events.Signed) error, log *slog.Logger) (func(events.Signed) error, error) {
+	if !KnownBehaviour(behaviour) {
+		return nil, fmt.Errorf("%s=%q: unknown behaviour (known: %v)", ByzantineEnv, behaviour, Behaviours())
+	}
+	log.Warn("byzantine on purpose (devnet build)", "behaviour", behaviour, "what", behaviours[behaviour])
+	return (&byzantineSend{behaviour: behaviour, key: key, send: send}).Send, nil
+}
 
 // byzantineSend wraps a transport's send with a behaviour.
 type byzantineSend struct {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/metanode/metanode/events"
 	"github.com/metanode/metanode/tss"
-	"github.com/metanode/metanode/tss/fixtures"
+	"github.com/metanode/metanode/tss/testkeys"
 )
 
 func testGenesis() Genesis {
@@ -88,12 +88,21 @@ func TestGenesisHash(t *testing.T) {
 	if err != nil || params.Genesis != want || want.IsZero() {
 		t.Fatalf("params carry %s, the genesis hashes to %s (%v)", params.Genesis, want, err)
 	}
-	// comments and blank lines change nothing
+	// comments and blank lines change nothing, nor does the comment a
+	// genesis is written with (a devnet's says its key is a test key)
 	if err := os.WriteFile(path, append([]byte("# a comment\n\n"), data...), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if _, again, err := LoadGenesis(home); err != nil || again.Genesis != want {
 		t.Fatalf("a comment changed the hash: %v", err)
+	}
+	noted := g
+	noted.Comment = "[key] is a TEST KEY.\nEvery share of it is public."
+	if h, err := noted.Hash(); err != nil || h != want {
+		t.Fatalf("the genesis's comment changed its hash: %v", err)
+	}
+	if data, err := noted.Encode(); err != nil || !strings.Contains(string(data), "\n# [key] is a TEST KEY.\n# Every share of it is public.\n") {
+		t.Fatalf("the comment is not written as TOML comments: %v\n%s", err, data)
 	}
 	// any parameter does
 	other := g
@@ -156,13 +165,13 @@ func TestInitRefusesOverwrite(t *testing.T) {
 // TestGenesisKeyRoundTrip: a starting key survives genesis.toml exactly
 // (share ids included: signing addresses members by them).
 func TestGenesisKeyRoundTrip(t *testing.T) {
-	keys, err := tss.LoadFixtures(fixtures.FS, 5, 2)
+	keys, err := testkeys.Load(testkeys.FS, 5, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
 	parties := make([]tss.Party, len(keys))
 	for i := range keys {
-		parties[i] = tss.Party{Peer: tss.FixturePeer(i), Key: keys[i].ShareID}
+		parties[i] = tss.Party{Peer: testkeys.Peer(i), Key: keys[i].ShareID}
 	}
 	key, err := tss.PublishKey(&keys[0], parties, 2)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -57,6 +58,11 @@ type Genesis struct {
 	IntentsPerPeer     int    `toml:"intents_per_peer"`
 
 	Key *GenesisKey `toml:"key,omitempty"`
+
+	// Comment is written at the top of genesis.toml, a "# " before each
+	// line (a devnet says there that its key is a test key); it is not
+	// part of the network's hash.
+	Comment string `toml:"-"`
 }
 
 // GenesisKey is the key a network starts on.
@@ -252,6 +258,11 @@ func LoadGenesisFile(path string) (Genesis, events.Params, error) {
 func (g Genesis) Encode() ([]byte, error) {
 	var buf bytes.Buffer
 	buf.WriteString("# The network's genesis: identical on every node. Its hash is in every ping;\n# a node refuses a genesis whose hash differs from the one its log started with.\n")
+	if g.Comment != "" {
+		for _, line := range strings.Split(g.Comment, "\n") {
+			buf.WriteString(strings.TrimRight("# "+line, " ") + "\n")
+		}
+	}
 	if err := toml.NewEncoder(&buf).Encode(g); err != nil {
 		return nil, err
 	}

@@ -38,6 +38,10 @@ import (
 // Version is the node's version, shown by the API.
 var Version = "dev"
 
+// ByzantineEnv makes a devnet node faulty on purpose; only a binary built
+// with -tags devnet plays it (byzantine.go), any other refuses to start.
+const ByzantineEnv = "METANODE_DEVNET_BYZANTINE"
+
 // Queue bounds between the network and the node.
 const (
 	inboxSize  = 8192 // received messages waiting for the node
@@ -99,16 +103,14 @@ func Run(ctx context.Context, home string, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("[p2p] %w", err)
 	}
+	defer host.Close()
 	d.host = host
 	d.send = host.Send
 	if b := os.Getenv(ByzantineEnv); b != "" {
-		if !KnownBehaviour(b) {
-			return fmt.Errorf("%s=%q: unknown behaviour (known: %v)", ByzantineEnv, b, Behaviours())
+		if d.send, err = byzantine(b, identity, host.Send, log); err != nil {
+			return err
 		}
-		log.Warn("byzantine on purpose (devnet)", "behaviour", b, "what", behaviours[b])
-		d.send = (&byzantineSend{behaviour: b, key: identity, send: host.Send}).Send
 	}
-	defer host.Close()
 
 	chainClient := devchain.NewClient(cfg.Chain.URL, host.ID(), log.With("part", "chain"))
 	chainClient.After = readCursor(home)

@@ -1,8 +1,9 @@
-package tss
+package testkeys
 
 import (
 	"context"
 	"crypto/sha512"
+	"embed"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -13,13 +14,22 @@ import (
 	"time"
 
 	"github.com/bnb-chain/tss-lib/v3/ecdsa/keygen"
+	tsslib "github.com/bnb-chain/tss-lib/v3/tss"
 
 	"github.com/metanode/metanode/events"
+	"github.com/metanode/metanode/tss"
 )
 
-// FixturePeer is the peer id of party i of the committed test fixtures:
-// the same ids as eventstest.Peer, without importing test code.
-func FixturePeer(i int) events.PeerID {
+// FS holds n<N>t<T>/keygen_data_<i>.json for each committed committee,
+// embedded, so the simulator, the devnet and the benchmarks run real tss
+// from any directory without generating safe primes.
+//
+//go:embed n*t*
+var FS embed.FS
+
+// Peer is the peer id of party i of the test keys: the same ids as
+// eventstest.Peer, without importing test code.
+func Peer(i int) events.PeerID {
 	id := []byte{0x00, 0x24, 0x08, 0x01, 0x12, 0x20}
 	var b [8]byte
 	for j := range 8 {
@@ -29,19 +39,18 @@ func FixturePeer(i int) events.PeerID {
 	return events.PeerID(append(id, sum[:]...))
 }
 
-// FixtureDir is where the fixtures of a committee of n with threshold t
-// live under base.
-func FixtureDir(base string, n, t int) string {
+// Dir is where the test keys of a committee of n with threshold t live
+// under base.
+func Dir(base string, n, t int) string {
 	return filepath.Join(base, fmt.Sprintf("n%dt%d", n, t))
 }
 
-// GenerateFixtures makes the key data of a committee of n (threshold t)
-// for tests: pre-parameters for each party (the slow part), then a real
-// keygen among FixturePeer(0..n-1) over an in-memory network. Each party's
-// save data goes to DIR/n<n>t<t>/keygen_data_<i>.json, tss-lib's own
-// fixture format.
-func GenerateFixtures(ctx context.Context, base string, n, t int, progress func(string)) error {
-	dir := FixtureDir(base, n, t)
+// Generate makes the test keys of a committee of n (threshold t):
+// pre-parameters for each party (the slow part), then a real keygen among
+// Peer(0..n-1) over an in-memory network. Each party's save data goes to
+// Dir(base, n, t)/keygen_data_<i>.json, tss-lib's own fixture format.
+func Generate(ctx context.Context, base string, n, t int, progress func(string)) error {
+	dir := Dir(base, n, t)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -57,18 +66,18 @@ func GenerateFixtures(ctx context.Context, base string, n, t int, progress func(
 	}
 	committee := make([]events.PeerID, n)
 	for i := range n {
-		committee[i] = FixturePeer(i)
+		committee[i] = Peer(i)
 	}
-	net := NewMemoryNetwork(committee)
+	net := tss.NewMemoryNetwork(committee)
 	session := sha512.Sum512_256([]byte(fmt.Sprintf("fixtures n%d t%d", n, t)))
-	results := make([]Result[*keygen.LocalPartySaveData], n)
+	results := make([]tss.Result[*keygen.LocalPartySaveData], n)
 	var wg sync.WaitGroup
 	start := time.Now()
 	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			k := Keygen{Session: session, Self: committee[i], Committee: committee, Threshold: t, PreParams: pre[i]}
+			k := tss.Keygen{Session: session, Self: committee[i], Committee: committee, Threshold: t, PreParams: pre[i]}
 			results[i] = k.Run(ctx, net.Inbox(committee[i]), net.Sender(committee[i]))
 		}()
 	}
@@ -89,23 +98,23 @@ func GenerateFixtures(ctx context.Context, base string, n, t int, progress func(
 	return nil
 }
 
-// LoadFixtures reads the key data GenerateFixtures wrote, from fsys
-// (fixtures.FS: the committed ones; os.DirFS: a directory).
-func LoadFixtures(fsys fs.FS, n, t int) ([]keygen.LocalPartySaveData, error) {
+// Load reads the test keys Generate wrote, from fsys (FS: the committed
+// ones; os.DirFS: a directory).
+func Load(fsys fs.FS, n, t int) ([]keygen.LocalPartySaveData, error) {
 	keys := make([]keygen.LocalPartySaveData, n)
 	for i := range n {
 		name := path.Join(fmt.Sprintf("n%dt%d", n, t), fmt.Sprintf("keygen_data_%d.json", i))
 		data, err := fs.ReadFile(fsys, name)
 		if err != nil {
-			return nil, fmt.Errorf("no test key for a committee of %d with t=%d (committed: 5/2, 7/4, 10/6; make fixtures writes more): %w", n, t, err)
+			return nil, fmt.Errorf("no test key for a committee of %d with t=%d (committed: 5/2, 7/4, 10/6; make testkeys writes more): %w", n, t, err)
 		}
 		if err := json.Unmarshal(data, &keys[i]); err != nil {
-			return nil, fmt.Errorf("fixture %s: %w", name, err)
+			return nil, fmt.Errorf("test key %s: %w", name, err)
 		}
 		for _, x := range keys[i].BigXj {
-			x.SetCurve(curve())
+			x.SetCurve(tsslib.S256())
 		}
-		keys[i].ECDSAPub.SetCurve(curve())
+		keys[i].ECDSAPub.SetCurve(tsslib.S256())
 	}
 	return keys, nil
 }
