@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/bnb-chain/tss-lib/v3/ecdsa/keygen"
 	"google.golang.org/protobuf/proto"
@@ -62,6 +63,21 @@ type fuzzSeed struct {
 	program []byte
 }
 
+// fuzzing reports whether this is a fuzzing run (coordinator or worker).
+func fuzzing() bool {
+	fuzz := flag.Lookup("test.fuzz")
+	return fuzz != nil && fuzz.Value.String() != ""
+}
+
+// fuzzBudget bounds the work of one input in a fuzz worker, which has 10
+// seconds for it and can be slowed by anything else on the machine:
+// replaying the victim stops at half of it (kept, to go on with at the
+// next input), delivering the rest of the session at all of it, leaving
+// the last step (a tss-lib round, a few seconds under load) room to
+// finish. An input that ran out of time simply ends there. Unit tests
+// always deliver everything.
+const fuzzBudget = 4 * time.Second
+
 // fuzzWorker reports whether this process runs inputs for a fuzzing
 // coordinator.
 func fuzzWorker() bool {
@@ -72,8 +88,13 @@ func fuzzWorker() bool {
 func fuzzDeliver(f *testing.F, record func(testing.TB) *recording, seeds []fuzzSeed) {
 	// Seeds: every delivery as it was (reaching the end of the session),
 	// then a zero and a huge value in each field of each delivery.
-	for _, seed := range seeds {
-		f.Add(seed.index, seed.program)
+	// The unchanged replays run as unit tests; a fuzzer starts from the
+	// regression inputs, since Go gives a fuzz input 10 seconds and a
+	// whole replay can take longer on a loaded machine.
+	if !fuzzing() {
+		for _, seed := range seeds {
+			f.Add(seed.index, seed.program)
+		}
 	}
 	// A fuzz worker gives each input 10 seconds, so it records before it
 	// takes any; the coordinator never runs an input and records nothing.
@@ -94,12 +115,13 @@ func fuzzDeliver(f *testing.F, record func(testing.TB) *recording, seeds []fuzzS
 // recording is a real session: how to set each party up afresh and the
 // deliveries of the run, in order.
 type recording struct {
+	protocol      protocol
 	parties       []recordedParty
 	deliveries    []delivery
 	protocolTypes []protoreflect.FullName // content types of the protocol, for type confusion
 
-	mu     sync.Mutex
-	victim map[int]runner // a party just before delivery i, untouched since
+	mu   sync.Mutex
+	pool map[int][]replayed // by party: replays kept for later inputs
 }
 
 type recordedParty struct {
@@ -219,21 +241,32 @@ func containsPeer(list []events.PeerID, p events.PeerID) bool {
 // deliver brings the recipient of delivery i to where it was just before
 // it, hands it in instead, then everything it received after.
 func (rec *recording) deliver(t *testing.T, i int, in Incoming) {
+	start := time.Now()
 	to := rec.deliveries[i].to
-	victim := rec.takeVictim(i)
+	victim, ready := rec.takeVictim(i, start)
+	if !ready {
+		return // out of time building it: the next input goes on from there
+	}
 	if !victim.admit(in) {
 		// Rejected before tss-lib: Deliver must drop it and leave the
 		// party as it was, ready for the next input at i.
 		if out := victim.deliver(in); out != nil {
 			t.Fatalf("a rejected message produced %d messages", len(out))
 		}
-		rec.keepVictim(i, victim)
+		rec.keepVictim(to, i, victim)
+		return
+	}
+	if overBudget(start, fuzzBudget/2) {
+		rec.keepVictim(to, i, victim) // built, but no time left to use it
 		return
 	}
 	victim.deliver(in)
 	for _, d := range rec.deliveries[i+1:] {
 		if _, _, over := victim.outcome(); over {
 			break
+		}
+		if overBudget(start, fuzzBudget) {
+			return // out of time: what was delivered did not crash
 		}
 		if d.to == to {
 			victim.deliver(d.in)
@@ -251,36 +284,70 @@ func (rec *recording) deliver(t *testing.T, i int, in Incoming) {
 	}
 }
 
-// takeVictim returns the recipient of delivery i just before it: kept
-// from an earlier input, or replayed afresh.
-func (rec *recording) takeVictim(i int) runner {
-	rec.mu.Lock()
-	v, ok := rec.victim[i]
-	delete(rec.victim, i)
-	rec.mu.Unlock()
-	if ok {
-		return v
-	}
-	to := rec.deliveries[i].to
-	v = rec.parties[to].new()
-	v.start()
-	for _, d := range rec.deliveries[:i] {
-		if d.to == to {
-			v.deliver(d.in)
-		}
-	}
-	return v
+// overBudget reports whether a fuzz worker's input has used budget.
+func overBudget(start time.Time, budget time.Duration) bool {
+	return fuzzWorker() && time.Since(start) > budget
 }
 
-// keepVictim keeps at most one party per delivery, and a bounded number.
-func (rec *recording) keepVictim(i int, v runner) {
+// replayed is a party that has received exactly the recorded deliveries
+// before pos that were for it, and nothing else.
+type replayed struct {
+	pos int
+	r   runner
+}
+
+// takeVictim returns the recipient of delivery i just before it: the
+// furthest kept replay of that party not past i, taken on from there (a
+// fresh one if none). A fuzz worker stops replaying when half its
+// budget is gone and keeps what it has (false).
+func (rec *recording) takeVictim(i int, start time.Time) (runner, bool) {
+	to := rec.deliveries[i].to
+	rec.mu.Lock()
+	best := -1
+	for k, p := range rec.pool[to] {
+		if p.pos <= i && (best < 0 || p.pos > rec.pool[to][best].pos) {
+			best = k
+		}
+	}
+	var v replayed
+	if best >= 0 {
+		v = rec.pool[to][best]
+		rec.pool[to] = slices.Delete(rec.pool[to], best, best+1)
+	}
+	rec.mu.Unlock()
+	if best < 0 {
+		v = replayed{r: rec.parties[to].new()}
+		v.r.start()
+	}
+	for ; v.pos < i; v.pos++ {
+		if overBudget(start, fuzzBudget/2) {
+			rec.keepVictim(to, v.pos, v.r)
+			return runner{}, false
+		}
+		if d := rec.deliveries[v.pos]; d.to == to {
+			v.r.deliver(d.in)
+		}
+	}
+	return v.r, true
+}
+
+// keepVictim keeps party to's replay up to pos, at most 64 per party
+// (then the least advanced goes).
+func (rec *recording) keepVictim(to, pos int, r runner) {
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	if rec.victim == nil {
-		rec.victim = map[int]runner{}
+	if rec.pool == nil {
+		rec.pool = map[int][]replayed{}
 	}
-	if len(rec.victim) < 256 {
-		rec.victim[i] = v
+	rec.pool[to] = append(rec.pool[to], replayed{pos: pos, r: r})
+	if len(rec.pool[to]) > 64 {
+		least := 0
+		for k, p := range rec.pool[to] {
+			if p.pos < rec.pool[to][least].pos {
+				least = k
+			}
+		}
+		rec.pool[to] = slices.Delete(rec.pool[to], least, least+1)
 	}
 }
 
@@ -567,7 +634,7 @@ func keygenRecording(tb testing.TB) *recording {
 			return
 		}
 		committee := fuzzPeers()[:3]
-		rec := &recording{protocolTypes: protocolTypes(protocolKeygen)}
+		rec := &recording{protocol: protocolKeygen, protocolTypes: protocolTypes(protocolKeygen)}
 		for i, p := range committee {
 			rec.parties = append(rec.parties, recordedParty{peer: p, side: SideOnly, new: func() runner {
 				return runnerOf(Keygen{Session: fuzzHash("fuzz keygen"), Self: p, Committee: committee, Threshold: 1, PreParams: pre[i],
@@ -615,7 +682,7 @@ func signingRecording(tb testing.TB) *recording {
 	r.once.Do(func() {
 		peers := fuzzPeers()
 		signers := []Party{{Peer: peers[0], Key: recordings.keys[0].ShareID}, {Peer: peers[1], Key: recordings.keys[1].ShareID}}
-		rec := &recording{protocolTypes: protocolTypes(protocolSigning)}
+		rec := &recording{protocol: protocolSigning, protocolTypes: protocolTypes(protocolSigning)}
 		for i, p := range signers {
 			rec.parties = append(rec.parties, recordedParty{peer: p.Peer, side: SideOnly, new: func() runner {
 				return runnerOf(Signing{Session: fuzzHash("fuzz signing"), Self: p.Peer, Signers: signers, Threshold: 1, Key: *fuzzKey(i),
@@ -648,7 +715,7 @@ func resharingRecording(tb testing.TB) *recording {
 		old := []Party{{Peer: peers[0], Key: recordings.keys[0].ShareID}, {Peer: peers[1], Key: recordings.keys[1].ShareID}}
 		newCommittee := peers[1:4]
 		session := fuzzHash("fuzz resharing")
-		rec := &recording{protocolTypes: protocolTypes(protocolResharing)}
+		rec := &recording{protocol: protocolResharing, protocolTypes: protocolTypes(protocolResharing)}
 		for i, p := range old {
 			rec.parties = append(rec.parties, recordedParty{peer: p.Peer, side: SideOld, new: func() runner {
 				return runnerOf(Resharing{Session: session, Self: p.Peer, Old: old, New: newCommittee, OldThreshold: 1, NewThreshold: 1,
