@@ -85,7 +85,7 @@ func TestValidateRejects(t *testing.T) {
 	resharing := resharingRecording(t)
 	keygen := keygenRecording(t)
 	// signing delivery 4: round 2 to party 0; resharing 0: round 1 (old
-	// to new), 6: round 2's ack to the old side; keygen 7: a share.
+	// to new), 6: round 2's ack to the old side; keygen 2: a share.
 	reroute := func(in Incoming, f func(*Incoming)) Incoming { f(&in); return in }
 	program := func(in Incoming, p ...byte) Incoming {
 		out, ok := mutate(in, p, nil)
@@ -103,7 +103,7 @@ func TestValidateRejects(t *testing.T) {
 		{"not protobuf", signing, 4, reroute(signing.deliveries[4].in, func(in *Incoming) { in.Payload = []byte{0xff, 0xff, 0xff} })},
 		{"empty", signing, 4, reroute(signing.deliveries[4].in, func(in *Incoming) { in.Payload = nil })},
 		{"too large", signing, 4, reroute(signing.deliveries[4].in, func(in *Incoming) { in.Payload = make([]byte, 1<<20) })},
-		{"a keygen message in signing", signing, 4, reroute(keygen.deliveries[7].in, func(in *Incoming) { in.Session = signing.deliveries[4].in.Session })},
+		{"a keygen message in signing", signing, 4, reroute(keygen.deliveries[2].in, func(in *Incoming) { in.Session = signing.deliveries[4].in.Session })},
 		{"point-to-point sent as broadcast", signing, 4, reroute(signing.deliveries[4].in, func(in *Incoming) { in.Broadcast = true })},
 		{"broadcast sent point-to-point", signing, 6, reroute(signing.deliveries[6].in, func(in *Incoming) { in.Broadcast = false })},
 		{"a side in signing", signing, 4, reroute(signing.deliveries[4].in, func(in *Incoming) { in.FromSide = SideOld })},
@@ -112,8 +112,8 @@ func TestValidateRejects(t *testing.T) {
 		{"proof part missing", signing, 4, program(signing.deliveries[4].in, opDelete, 2, 0, 0)},
 		{"proof part oversized", signing, 4, program(signing.deliveries[4].in, opExtend, 2, 0, 3)},
 		{"s1 = q", signing, 4, program(signing.deliveries[4].in, opConst, 3, 6, 3)},
-		{"zero share", keygen, 7, program(keygen.deliveries[7].in, opConst, 0, 0, 1)},
-		{"share = q", keygen, 7, program(keygen.deliveries[7].in, opConst, 0, 0, 3)},
+		{"zero share", keygen, 2, program(keygen.deliveries[2].in, opConst, 0, 0, 1)},
+		{"share = q", keygen, 2, program(keygen.deliveries[2].in, opConst, 0, 0, 3)},
 		{"unknown field", signing, 4, reroute(signing.deliveries[4].in, func(in *Incoming) {
 			var wire anypb.Any
 			if err := proto.Unmarshal(in.Payload, &wire); err != nil {
