@@ -52,7 +52,8 @@ func SharePoint(share []byte) ([]byte, error) {
 	if len(share) != 32 || x.SetByteSlice(share) || x.IsZero() {
 		return nil, errBadShare
 	}
-	return btcec.PrivKeyFromScalar(&x).PubKey().SerializeCompressed(), nil
+	defer x.Zero()
+	return compressedBasePoint(&x), nil
 }
 
 // ProveShare proves knowledge of the share x behind X = x*G within ctx: a
@@ -64,14 +65,13 @@ func ProveShare(share []byte, ctx ProofContext) ([]byte, error) {
 	if len(share) != 32 || x.SetByteSlice(share) || x.IsZero() {
 		return nil, errBadShare
 	}
-	point := btcec.PrivKeyFromScalar(&x).PubKey().SerializeCompressed()
+	defer x.Zero()
+	// Both multiplications take secret scalars (the share, the nonce):
+	// constant time (basemult.go).
+	point := compressedBasePoint(&x)
 	msg := sha512.Sum512_256(append(ctx.encode(), point...))
 	k := btcec.NonceRFC6979(share, msg[:], nil, nil, 0)
-
-	var r btcec.JacobianPoint
-	btcec.ScalarBaseMultNonConst(k, &r)
-	r.ToAffine()
-	rBytes := btcec.NewPublicKey(&r.X, &r.Y).SerializeCompressed()
+	rBytes := compressedBasePoint(k)
 
 	e := challenge(ctx, point, rBytes)
 	var s btcec.ModNScalar

@@ -185,6 +185,9 @@ func (s *Session[T]) Start() []Outgoing {
 // Deliver feeds one message, its sender authenticated by the caller, and
 // returns what the party sends in answer.
 func (s *Session[T]) Deliver(in Incoming) []Outgoing {
+	if !s.admit(in) {
+		return nil // malformed: never reaches tss-lib (validate.go)
+	}
 	if s.result != nil || in.Session != s.id {
 		return nil
 	}
