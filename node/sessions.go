@@ -120,21 +120,14 @@ func broadcastID(from events.PeerID, payload []byte) events.Hash {
 	return sha512.Sum512_256(append([]byte(from), payload...))
 }
 
-// MaxEchoEntries bounds one echo message (a party echoes one broadcast
-// per message) and MaxTSSTypeLen a tss-lib type name in it.
-const (
-	MaxEchoEntries = 16
-	MaxTSSTypeLen  = 128
-)
-
 // echoesOf converts a message's echo, or false if it is malformed.
 func echoesOf(msg *events.TSSMessage) ([]tss.Echo, bool) {
-	if len(msg.Echo) > MaxEchoEntries || len(msg.Payload) > 0 || !msg.Broadcast {
+	if len(msg.Echo) > tss.MaxEchoEntries || len(msg.Payload) > 0 || !msg.Broadcast {
 		return nil, false
 	}
 	out := make([]tss.Echo, len(msg.Echo))
 	for i, e := range msg.Echo {
-		if len(e.Type) > MaxTSSTypeLen || e.FromSide > uint8(tss.SideNew) {
+		if len(e.Type) > tss.MaxEchoTypeLen || e.FromSide > uint8(tss.SideNew) {
 			return nil, false
 		}
 		out[i] = tss.Echo{From: e.From, FromSide: tss.Side(e.FromSide), Type: e.Type, Hash: e.Hash}

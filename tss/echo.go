@@ -44,6 +44,26 @@ type Echo struct {
 	Hash     events.Hash
 }
 
+// MaxEchoEntries bounds the broadcasts one echo message names (a party
+// echoes one per message) and MaxEchoTypeLen a tss-lib type name in it.
+const (
+	MaxEchoEntries = 16
+	MaxEchoTypeLen = 128
+)
+
+// validEcho checks an echo's shape: no payload, and bounded.
+func validEcho(in Incoming) bool {
+	if len(in.Payload) > 0 || len(in.Echo) > MaxEchoEntries {
+		return false
+	}
+	for _, e := range in.Echo {
+		if len(e.Type) > MaxEchoTypeLen || e.FromSide > SideNew {
+			return false
+		}
+	}
+	return true
+}
+
 // maxEchoesPerParty bounds the echoes one party may leave for broadcasts
 // not (yet) received here: a party echoes each broadcast of a session
 // once, and no session has more than a few dozen.

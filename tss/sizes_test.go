@@ -11,7 +11,6 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/metanode/metanode/events"
-	"github.com/metanode/metanode/tss/fixtures"
 )
 
 // BenchmarkMessageSizes runs keygen (n=10, t=6, the committed fixtures'
@@ -20,13 +19,13 @@ import (
 // and reports the largest payload of each message type against its
 // validation bound (tss/validate_bounds.md): a few minutes, once.
 func BenchmarkMessageSizes(b *testing.B) {
-	keys, err := LoadFixtures(fixtures.FS, 10, 6)
+	keys, err := loadTestKeys(10, 6)
 	if err != nil {
 		b.Fatal(err)
 	}
 	peers := make([]events.PeerID, 10)
 	for i := range peers {
-		peers[i] = FixturePeer(i)
+		peers[i] = testKeyPeer(i)
 	}
 	for range b.N {
 		var mu sync.Mutex

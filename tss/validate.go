@@ -114,6 +114,9 @@ func (s *Session[T]) admit(in Incoming) bool {
 	if s.result != nil || in.Session != s.id || s.party == nil {
 		return true
 	}
+	if len(in.Echo) > 0 {
+		return validEcho(in)
+	}
 	v, ok := sessionValidator(s.party, s.router)
 	if !ok {
 		return true
