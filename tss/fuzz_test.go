@@ -121,7 +121,7 @@ type recording struct {
 	protocol      protocol
 	parties       []recordedParty
 	deliveries    []delivery
-	messages      []int // the deliveries that carry a tss-lib message (not an echo)
+	messages      []int                   // the deliveries that carry a tss-lib message (not an echo)
 	protocolTypes []protoreflect.FullName // content types of the protocol, for type confusion
 
 	mu   sync.Mutex
