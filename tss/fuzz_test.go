@@ -205,6 +205,9 @@ func (rec *recording) run(want int) ([]any, error) {
 	return values, nil
 }
 
+// message is the i-th delivery of a tss-lib message (echoes left out).
+func (rec *recording) message(i int) delivery { return rec.deliveries[rec.messages[i]] }
+
 // fanout addresses one sent message as the memory network does.
 func (rec *recording) fanout(from int, o Outgoing) []delivery {
 	sender := rec.parties[from]

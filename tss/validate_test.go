@@ -24,7 +24,8 @@ func TestRealMessagesPass(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := tc.record(t)
 			largest := map[string]int{}
-			for i, d := range rec.deliveries {
+			for i := range rec.messages {
+				d := rec.message(i)
 				v := rec.validatorOf(d.to)
 				if kind, err := v.check(d.in); err != nil {
 					t.Fatalf("delivery %d (%s): %v", i, kind, err)
@@ -100,21 +101,21 @@ func TestValidateRejects(t *testing.T) {
 		i    int
 		in   Incoming
 	}{
-		{"not protobuf", signing, 4, reroute(signing.deliveries[4].in, func(in *Incoming) { in.Payload = []byte{0xff, 0xff, 0xff} })},
-		{"empty", signing, 4, reroute(signing.deliveries[4].in, func(in *Incoming) { in.Payload = nil })},
-		{"too large", signing, 4, reroute(signing.deliveries[4].in, func(in *Incoming) { in.Payload = make([]byte, 1<<20) })},
-		{"a keygen message in signing", signing, 4, reroute(keygen.deliveries[2].in, func(in *Incoming) { in.Session = signing.deliveries[4].in.Session })},
-		{"point-to-point sent as broadcast", signing, 4, reroute(signing.deliveries[4].in, func(in *Incoming) { in.Broadcast = true })},
-		{"broadcast sent point-to-point", signing, 6, reroute(signing.deliveries[6].in, func(in *Incoming) { in.Broadcast = false })},
-		{"a side in signing", signing, 4, reroute(signing.deliveries[4].in, func(in *Incoming) { in.FromSide = SideOld })},
-		{"resharing round 1 from the new side", resharing, 0, reroute(resharing.deliveries[0].in, func(in *Incoming) { in.FromSide = SideNew })},
-		{"an ack for the old side at a new party", resharing, 0, reroute(resharing.deliveries[6].in, func(in *Incoming) {})},
-		{"proof part missing", signing, 4, program(signing.deliveries[4].in, opDelete, 2, 0, 0)},
-		{"proof part oversized", signing, 4, program(signing.deliveries[4].in, opExtend, 2, 0, 3)},
-		{"s1 = q", signing, 4, program(signing.deliveries[4].in, opConst, 3, 6, 3)},
-		{"zero share", keygen, 2, program(keygen.deliveries[2].in, opConst, 0, 0, 1)},
-		{"share = q", keygen, 2, program(keygen.deliveries[2].in, opConst, 0, 0, 3)},
-		{"unknown field", signing, 4, reroute(signing.deliveries[4].in, func(in *Incoming) {
+		{"not protobuf", signing, 4, reroute(signing.message(4).in, func(in *Incoming) { in.Payload = []byte{0xff, 0xff, 0xff} })},
+		{"empty", signing, 4, reroute(signing.message(4).in, func(in *Incoming) { in.Payload = nil })},
+		{"too large", signing, 4, reroute(signing.message(4).in, func(in *Incoming) { in.Payload = make([]byte, 1<<20) })},
+		{"a keygen message in signing", signing, 4, reroute(keygen.message(2).in, func(in *Incoming) { in.Session = signing.message(4).in.Session })},
+		{"point-to-point sent as broadcast", signing, 4, reroute(signing.message(4).in, func(in *Incoming) { in.Broadcast = true })},
+		{"broadcast sent point-to-point", signing, 6, reroute(signing.message(6).in, func(in *Incoming) { in.Broadcast = false })},
+		{"a side in signing", signing, 4, reroute(signing.message(4).in, func(in *Incoming) { in.FromSide = SideOld })},
+		{"resharing round 1 from the new side", resharing, 0, reroute(resharing.message(0).in, func(in *Incoming) { in.FromSide = SideNew })},
+		{"an ack for the old side at a new party", resharing, 0, reroute(resharing.message(6).in, func(in *Incoming) {})},
+		{"proof part missing", signing, 4, program(signing.message(4).in, opDelete, 2, 0, 0)},
+		{"proof part oversized", signing, 4, program(signing.message(4).in, opExtend, 2, 0, 3)},
+		{"s1 = q", signing, 4, program(signing.message(4).in, opConst, 3, 6, 3)},
+		{"zero share", keygen, 2, program(keygen.message(2).in, opConst, 0, 0, 1)},
+		{"share = q", keygen, 2, program(keygen.message(2).in, opConst, 0, 0, 3)},
+		{"unknown field", signing, 4, reroute(signing.message(4).in, func(in *Incoming) {
 			var wire anypb.Any
 			if err := proto.Unmarshal(in.Payload, &wire); err != nil {
 				t.Fatal(err)
@@ -125,11 +126,11 @@ func TestValidateRejects(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			v := tc.rec.validatorOf(tc.rec.deliveries[tc.i].to)
+			v := tc.rec.validatorOf(tc.rec.message(tc.i).to)
 			if _, err := v.check(tc.in); err == nil {
 				t.Fatal("accepted")
 			}
-			victim, _ := tc.rec.takeVictim(tc.i, time.Now())
+			victim, _ := tc.rec.takeVictim(tc.rec.messages[tc.i], time.Now())
 			before := total(Rejections())
 			if out := victim.deliver(tc.in); out != nil {
 				t.Fatalf("a rejected message produced %d messages", len(out))
@@ -138,7 +139,7 @@ func TestValidateRejects(t *testing.T) {
 				t.Fatalf("rejections went from %d to %d", before, after)
 			}
 			// The party is as it was: the real message still works.
-			victim.deliver(tc.rec.deliveries[tc.i].in)
+			victim.deliver(tc.rec.message(tc.i).in)
 			if outcome, err, over := victim.outcome(); over {
 				t.Fatalf("the party ended: %s %v", outcome, err)
 			}
