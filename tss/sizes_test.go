@@ -17,7 +17,8 @@ import (
 // pre-parameters), signing by 7 of the fixtures' 10/6 key and a
 // resharing of that key from 7 old parties to a new committee of 10,
 // and reports the largest payload of each message type against its
-// validation bound (tss/validate_bounds.md): a few minutes, once.
+// validation bound (tss/validate_bounds.md): a few minutes, once; run
+// it with -v, or go test keeps only its first lines.
 func BenchmarkMessageSizes(b *testing.B) {
 	keys, err := loadTestKeys(10, 6)
 	if err != nil {
