@@ -270,8 +270,8 @@ func TestEarlyBufferPerSender(t *testing.T) {
 	n.Receive(honest.sign(t, events.TypeTSS, &events.TSSMessage{Session: real, Broadcast: true, Payload: []byte{2}}))
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.earlyBy[flooder.id] != MaxEarlyTSSPerPeer {
-		t.Fatalf("the flooder holds %d early messages, want %d", n.earlyBy[flooder.id], MaxEarlyTSSPerPeer)
+	if n.earlyLarge.by[flooder.id] != MaxEarlyTSSPerPeer {
+		t.Fatalf("the flooder holds %d early messages, want %d", n.earlyLarge.by[flooder.id], MaxEarlyTSSPerPeer)
 	}
 	if e := n.early[real]; e == nil || len(e.msgs) != 1 {
 		t.Fatal("the honest peer's message found no room in the early buffer")

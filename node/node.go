@@ -85,11 +85,12 @@ type Node struct {
 
 	// tss sessions running here, messages for sessions not started yet,
 	// sessions recently ended, and key data loaded (all under mu)
-	sessions   map[events.Hash]*session
-	early      map[events.Hash]*earlyMessages
-	earlyCount int
-	earlyBy    map[events.PeerID]int // early messages per sender
-	ended      map[events.Hash]*endedSession
+	sessions map[events.Hash]*session
+	early    map[events.Hash]*earlyMessages
+	// earlyLarge counts early tss-lib messages, earlySmall early echoes and
+	// session keys (sessions.go)
+	earlyLarge, earlySmall earlyBudget
+	ended                  map[events.Hash]*endedSession
 	// seen: the envelopes of deduplicated types logged lately (sender and
 	// signature), so a retransmission is not logged twice; resends: sent
 	// round and commit messages due for retransmission.
@@ -155,7 +156,8 @@ func Open(dir string, cfg Config) (*Node, error) {
 	}
 	n := &Node{id: events.PeerID(pid), key: key, store: store, cfg: cfg, state: projections.NewState(),
 		sessions: map[events.Hash]*session{}, early: map[events.Hash]*earlyMessages{}, ended: map[events.Hash]*endedSession{},
-		seen: map[events.Hash]seenEnvelope{}, seenBy: map[events.PeerID]int{}, earlyBy: map[events.PeerID]int{},
+		seen: map[events.Hash]seenEnvelope{}, seenBy: map[events.PeerID]int{},
+		earlyLarge: newEarlyBudget(MaxEarlyTSSMessages, MaxEarlyTSSPerPeer), earlySmall: newEarlyBudget(MaxEarlyTSSSmall, MaxEarlyTSSSmallPerPeer),
 		asked: map[projections.StakeCheck]events.Time{},
 		keys:  map[events.Hash]*keygen.LocalPartySaveData{}, groupOf: map[events.Hash][]byte{}, shares: map[events.Hash][]byte{}}
 	if err := n.restore(cfg.Params); err != nil {

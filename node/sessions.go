@@ -54,10 +54,54 @@ type TSS struct {
 // and blame them. An honest party sends a few dozen messages per session
 // (keygen of 7: ~40 including both resharing sides), so 256 holds several
 // sessions' worth.
+//
+// Echoes of the broadcast check and session keys are small and many (a
+// signer echoes each broadcast of each other signer: 8 per other signer
+// and session), so they have a budget of their own, 8 times as large,
+// and never crowd out the tss-lib messages.
 const (
-	MaxEarlyTSSMessages = 4096
-	MaxEarlyTSSPerPeer  = 256
+	MaxEarlyTSSMessages     = 4096
+	MaxEarlyTSSPerPeer      = 256
+	MaxEarlyTSSSmall        = 8 * MaxEarlyTSSMessages
+	MaxEarlyTSSSmallPerPeer = 8 * MaxEarlyTSSPerPeer
 )
+
+// earlyBudget counts early entries of one size class, in all and per
+// sender.
+type earlyBudget struct {
+	count, max, maxPerPeer int
+	by                     map[events.PeerID]int
+}
+
+func newEarlyBudget(max, maxPerPeer int) earlyBudget {
+	return earlyBudget{max: max, maxPerPeer: maxPerPeer, by: map[events.PeerID]int{}}
+}
+
+// take counts one entry of from, or false if a bound is reached.
+func (b *earlyBudget) take(from events.PeerID) bool {
+	if b.count >= b.max || b.by[from] >= b.maxPerPeer {
+		return false
+	}
+	b.count++
+	b.by[from]++
+	return true
+}
+
+// give takes one entry of from off the counts.
+func (b *earlyBudget) give(from events.PeerID) {
+	b.count--
+	if b.by[from]--; b.by[from] <= 0 {
+		delete(b.by, from)
+	}
+}
+
+// budget is the early budget an entry counts against.
+func (n *Node) budget(small bool) *earlyBudget {
+	if small {
+		return &n.earlySmall
+	}
+	return &n.earlyLarge
+}
 
 // earlyTTL is how long a message for a session not started here waits,
 // and how long an ended session still answers retransmissions.
@@ -485,7 +529,7 @@ func (n *Node) receiveTSS(m *events.Signed, fx *effects) error {
 	for _, side := range targetSides(msg.ToOld, msg.ToNew) {
 		in := tss.Incoming{Session: msg.Session, From: m.From, FromSide: tss.Side(msg.FromSide), ToSide: side, Broadcast: msg.Broadcast, Payload: payload, Echo: echo}
 		if running {
-			if msg.Broadcast && len(payload) > 0 {
+			if msg.Broadcast && len(payload) > 0 && s.participant(m.From) {
 				s.broadcasts[broadcastID(m.From, payload)] = *m
 			}
 			if err := n.deliver(s, in, fx); err != nil {
@@ -499,7 +543,7 @@ func (n *Node) receiveTSS(m *events.Signed, fx *effects) error {
 			}
 			continue
 		}
-		early := n.earlyFor(msg.Session, m.From)
+		early := n.earlyFor(msg.Session, m.From, len(echo) > 0)
 		if early == nil {
 			continue
 		}
@@ -508,19 +552,18 @@ func (n *Node) receiveTSS(m *events.Signed, fx *effects) error {
 			e.signed = m
 		}
 		early.msgs = append(early.msgs, e)
-		n.earlyCount++
-		n.earlyBy[m.From]++
 	}
 	return nil
 }
 
 // earlyFor is where a message from a sender for a session not started
-// here waits, or nil: the session ended, or the bounds are reached.
-func (n *Node) earlyFor(session events.Hash, from events.PeerID) *earlyMessages {
+// here waits, counted against its budget (small: an echo or a session
+// key), or nil: the session ended, or the bounds are reached.
+func (n *Node) earlyFor(session events.Hash, from events.PeerID, small bool) *earlyMessages {
 	if _, over := n.ended[session]; over {
 		return nil
 	}
-	if n.earlyCount >= MaxEarlyTSSMessages || n.earlyBy[from] >= MaxEarlyTSSPerPeer {
+	if !n.budget(small).take(from) {
 		n.droppedEarly.Add(1)
 		return nil
 	}
@@ -564,10 +607,8 @@ func (n *Node) receiveSealKey(s *session, from events.PeerID, msg *events.TSSMes
 		return nil
 	}
 	if s == nil {
-		if early := n.earlyFor(msg.Session, from); early != nil {
+		if early := n.earlyFor(msg.Session, from, true); early != nil {
 			early.keys = append(early.keys, earlyKey{from: from, key: msg.SealKey, kind: msg.Kind, round: msg.Round})
-			n.earlyCount++
-			n.earlyBy[from]++
 		}
 		return nil
 	}
@@ -596,7 +637,10 @@ func (n *Node) sendSealed(s *session, o tss.Outgoing, fx *effects) error {
 	}
 	sealed, err := s.sealKey.Seal(o.Session, n.id, to, key, o.Payload)
 	if err != nil {
-		return err
+		// Not this node's fault (keys are checked when announced): the
+		// one message is lost, the session goes on.
+		n.dropped.Add(1)
+		return nil
 	}
 	return n.sendTSSMessage(s, &events.TSSMessage{Session: o.Session, FromSide: uint8(o.FromSide), ToOld: o.ToOld, ToNew: o.ToNew,
 		To: []events.PeerID{to}, Payload: sealed, SealKey: s.sealKey.Public()}, fx)
@@ -609,7 +653,11 @@ func (n *Node) forMe(m *events.Signed) bool {
 	if events.Unmarshal(m.Body, &msg) != nil {
 		return true // logged as evidence of a malformed message
 	}
-	return len(msg.To) == 0 || slices.Contains(msg.To, n.id)
+	// A broadcast is for every party of its sides, whatever To names: a
+	// sender that addressed one to a few could otherwise show them a
+	// version nobody else logs (the broadcast check needs every party to
+	// hold what it passes on).
+	return msg.Broadcast || len(msg.To) == 0 || slices.Contains(msg.To, n.id)
 }
 
 type earlyMessages struct {
@@ -637,17 +685,11 @@ type earlyKey struct {
 
 // forgetEarly takes a session's early messages off the counts.
 func (n *Node) forgetEarly(e *earlyMessages) {
-	n.earlyCount -= len(e.msgs) + len(e.keys)
-	forget := func(from events.PeerID) {
-		if n.earlyBy[from]--; n.earlyBy[from] <= 0 {
-			delete(n.earlyBy, from)
-		}
-	}
 	for _, e := range e.msgs {
-		forget(e.in.From)
+		n.budget(len(e.in.Echo) > 0).give(e.in.From)
 	}
 	for _, k := range e.keys {
-		forget(k.from)
+		n.earlySmall.give(k.from)
 	}
 }
 

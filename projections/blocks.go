@@ -76,7 +76,7 @@ type Blocks struct {
 	// running: the tss sessions started here and not yet finished;
 	// broadcasts: their first broadcast of each sender and tss-lib round
 	// (tssbroadcasts.go).
-	running    map[events.Hash]bool
+	running    map[events.Hash][]events.PeerID
 	broadcasts map[events.Hash]map[broadcastOf]firstBroadcast
 	// peers and keys (folded before): gossiped evidence counts only
 	// against an admitted peer or a committee member, so throwaway keys
@@ -103,7 +103,7 @@ func (b *Blocks) Apply(seq uint64, ev events.Event) {
 	case *events.TSSMessageReceived:
 		b.onTSSBroadcast(seq, &e.Msg)
 	case *events.TSSSessionStarted:
-		b.onTSSSession(e.Session, true)
+		b.onTSSSession(e.Session, append(slices.Clone(e.Parties), e.NewParties...))
 		if e.Protocol == events.SessionSigning {
 			if b.signing == nil {
 				b.signing = map[events.Hash]bool{}
@@ -119,7 +119,7 @@ func (b *Blocks) Apply(seq uint64, ev events.Event) {
 		// (committee.go), which every node learns alike.
 		signing := b.signing[e.Session]
 		delete(b.signing, e.Session)
-		b.onTSSSession(e.Session, false)
+		b.onTSSSession(e.Session, nil)
 		const local = true
 		if e.Outcome == events.OutcomeTimeout && !signing {
 			// A keygen or resharing party that never sent is no evidence:

@@ -3,6 +3,7 @@ package projections
 import (
 	"bytes"
 	"fmt"
+	"slices"
 
 	"github.com/metanode/metanode/events"
 	"github.com/metanode/metanode/tss"
@@ -51,8 +52,8 @@ func (b *Blocks) onTSSBroadcast(seq uint64, m *events.Signed) {
 		return
 	}
 	var msg events.TSSMessage
-	if events.Unmarshal(m.Body, &msg) != nil || !b.running[msg.Session] {
-		return
+	if events.Unmarshal(m.Body, &msg) != nil || !slices.Contains(b.running[msg.Session], m.From) {
+		return // a session not running here, or not a participant of it
 	}
 	k := broadcastOf{m.From, id}
 	first, seen := b.broadcasts[msg.Session][k]
@@ -73,13 +74,14 @@ func (b *Blocks) onTSSBroadcast(seq uint64, m *events.Signed) {
 	b.Equivocated(first.seq, seq, &first.msg, m, round, "two different tss broadcasts of one round")
 }
 
-// onTSSSession follows which tss sessions run here.
-func (b *Blocks) onTSSSession(session events.Hash, running bool) {
-	if running {
+// onTSSSession follows which tss sessions run here, and their
+// participants (nil: it ended).
+func (b *Blocks) onTSSSession(session events.Hash, participants []events.PeerID) {
+	if participants != nil {
 		if b.running == nil {
-			b.running, b.broadcasts = map[events.Hash]bool{}, map[events.Hash]map[broadcastOf]firstBroadcast{}
+			b.running, b.broadcasts = map[events.Hash][]events.PeerID{}, map[events.Hash]map[broadcastOf]firstBroadcast{}
 		}
-		b.running[session] = true
+		b.running[session] = participants
 		return
 	}
 	delete(b.running, session)

@@ -64,10 +64,11 @@ func validEcho(in Incoming) bool {
 	return true
 }
 
-// maxEchoesPerParty bounds the echoes one party may leave for broadcasts
-// not (yet) received here: a party echoes each broadcast of a session
-// once, and no session has more than a few dozen.
-const maxEchoesPerParty = 256
+// maxEchoesPerParty bounds the echoes one party may leave in a session: a
+// party echoes each broadcast of a session once, at most about 8 per
+// other party (signing's broadcast rounds), so this fits committees of
+// hundreds; an entry is some hundred bytes.
+const maxEchoesPerParty = 4096
 
 // BroadcastType is a tss-lib wire message's type (its protobuf type URL),
 // which tells its round apart.
@@ -220,20 +221,36 @@ func (s *Session[T]) applyIfAgreed(b *heldBroadcast) []Outgoing {
 	})
 }
 
-// heldBack lists who a party still waits on because of the check: the
-// receivers whose echo is due (to name at a deadline), and the senders of
-// the broadcasts held for them (who did their part).
-func (s *Session[T]) heldBack() (due []events.PeerID, senders []events.PeerID) {
-	for _, b := range s.check.held {
+// heldBack says whom a deadline should name for the broadcasts still
+// held, given the parties tss-lib waits for (waiting). A broadcast held
+// only for receivers that echoed another hash, or that sent nothing at
+// all (tss-lib waits for them too), excuses its sender, who did its part,
+// and names the disagreeing receivers. A broadcast held for a receiver
+// that is otherwise active excuses nobody and names nobody: it came late,
+// or was withheld from that receiver, and tss-lib's waiting names its
+// sender.
+func (s *Session[T]) heldBack(waiting []events.PeerID) (excused, liars []events.PeerID) {
+	for k, b := range s.check.held {
 		if b.applied {
 			continue
 		}
-		senders = append(senders, b.in.From)
+		var disagreed []events.PeerID
+		explained := true
 		for p := range b.waiting {
-			due = append(due, p.peer)
+			hash, echoed := s.check.echoes[k][p]
+			switch {
+			case echoed && hash != b.hash:
+				disagreed = append(disagreed, p.peer)
+			case !slices.Contains(waiting, p.peer):
+				explained = false
+			}
+		}
+		if explained {
+			excused = append(excused, b.in.From)
+			liars = append(liars, disagreed...)
 		}
 	}
-	return due, senders
+	return excused, liars
 }
 
 func shortType(typ string) string { return typ[strings.LastIndexByte(typ, '.')+1:] }

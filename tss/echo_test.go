@@ -46,8 +46,9 @@ func TestBroadcastEquivocationNamesSender(t *testing.T) {
 // liar is named and the honest senders whose broadcasts were held are
 // not. The deadline comes once the honest parties have exchanged their
 // round-1 messages and echoes (2 deliveries each way, then each echoes
-// the other's and the liar's broadcast to the other: 8), after which
-// nothing more can happen.
+// the other's and the liar's broadcast to the other: 8) and the liar's
+// round-1 messages and lying echoes have reached them (8 more), after
+// which nothing more can happen.
 func TestBroadcastEchoLyingEchoer(t *testing.T) {
 	_, all := upstream(t)
 	liar := all[1].Peer
@@ -61,12 +62,18 @@ func TestBroadcastEchoLyingEchoer(t *testing.T) {
 		}
 		return true
 	}
-	honest := 0 // counted under the network's lock
+	// Counted under the network's lock: the liar's round-1 messages and
+	// echoes to the honest parties are 8 deliveries too.
+	honest, fromLiar := 0, 0
 	net.Delivered = func(from, to events.PeerID) {
-		if from != liar && to != liar {
-			if honest++; honest == 8 {
-				deadline()
-			}
+		switch {
+		case from != liar && to != liar:
+			honest++
+		case from == liar:
+			fromLiar++
+		}
+		if honest == 8 && fromLiar == 8 {
+			deadline()
 		}
 	}
 	results := sign(t, []int{0, 1, 2}, net, ctx, false, liar)

@@ -206,8 +206,10 @@ func (r resharingRouter) echoer(in Incoming) (sidedPeer, bool) {
 	return sidedPeer{in.From, in.FromSide}, ok
 }
 
-// echo goes to both committees: a sender could otherwise show one version
-// to the old side and another to the new.
+// echo goes to both committees, so a party on the other side that holds
+// the same broadcast (one sent to both sides) can still find a different
+// version and pass its original on; each party waits only for the
+// receivers on its own side.
 func (r resharingRouter) echo(echoes []Echo) Outgoing {
 	return Outgoing{FromSide: r.side, Broadcast: true, ToOld: true, ToNew: true, Echo: echoes}
 }

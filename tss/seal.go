@@ -88,11 +88,27 @@ func CheckSessionKey(public []byte) error {
 	if len(public) != SessionKeySize {
 		return fmt.Errorf("session key of %d bytes, want %d", len(public), SessionKeySize)
 	}
-	if _, err := ecdh.X25519().NewPublicKey(public); err != nil {
+	pub, err := ecdh.X25519().NewPublicKey(public)
+	if err != nil {
+		return fmt.Errorf("session key: %w", err)
+	}
+	// X25519 takes any 32 bytes as a public key; a low-order point gives
+	// every peer the all-zero secret, which crypto/ecdh refuses at use.
+	// Find it now, with a fixed scalar, so it is never announced to.
+	if _, err := lowOrderProbe.ECDH(pub); err != nil {
 		return fmt.Errorf("session key: %w", err)
 	}
 	return nil
 }
+
+// lowOrderProbe is a fixed scalar to test announced keys with.
+var lowOrderProbe = func() *ecdh.PrivateKey {
+	k, err := ecdh.X25519().NewPrivateKey([]byte("metanode/v2/low-order-probe/....")[:32])
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
 
 // channel is what both ends of one direction of a session's point-to-point
 // traffic derive alike.

@@ -19,6 +19,21 @@ func sessionKey(t *testing.T) *tss.SessionKey {
 	return k
 }
 
+func TestCheckSessionKey(t *testing.T) {
+	if err := tss.CheckSessionKey(sessionKey(t).Public()); err != nil {
+		t.Fatal(err)
+	}
+	for name, key := range map[string][]byte{
+		"all zero (low order)": make([]byte, 32),
+		"one (low order)":      append([]byte{1}, make([]byte, 31)...),
+		"short":                make([]byte, 31),
+	} {
+		if tss.CheckSessionKey(key) == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
 func TestSealOpen(t *testing.T) {
 	alice, bob := eventstest.Peer(1), eventstest.Peer(2)
 	aliceKey, bobKey, eveKey := sessionKey(t), sessionKey(t), sessionKey(t)

@@ -220,11 +220,10 @@ func (s *Session[T]) Expire() {
 	if s.result != nil {
 		return
 	}
-	// A sender whose broadcast is held for echoes did its part; the
-	// receivers whose echo is due did not.
-	due, senders := s.heldBack()
-	culprits := slices.DeleteFunc(s.router.culprits(s.party.WaitingFor()), func(p events.PeerID) bool { return slices.Contains(senders, p) })
-	culprits = slices.Compact(slices.Sorted(slices.Values(append(culprits, due...))))
+	waiting := s.router.culprits(s.party.WaitingFor())
+	excused, liars := s.heldBack(waiting)
+	culprits := slices.DeleteFunc(waiting, func(p events.PeerID) bool { return slices.Contains(excused, p) })
+	culprits = slices.Compact(slices.Sorted(slices.Values(append(culprits, liars...))))
 	s.result = &Result[T]{Outcome: events.OutcomeTimeout, Culprits: culprits,
 		Err: fmt.Errorf("%w waiting for %d parties", ErrTimeout, len(culprits))}
 }
