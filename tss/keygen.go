@@ -214,6 +214,8 @@ func (r resharingRouter) echo(echoes []Echo) Outgoing {
 	return Outgoing{FromSide: r.side, Broadcast: true, ToOld: true, ToNew: true, Echo: echoes}
 }
 
+func (r resharingRouter) own() events.PeerID { return r.self }
+
 func (r resharingRouter) culprits(list []*tsslib.PartyID) []events.PeerID {
 	return slices.Compact(slices.Sorted(slices.Values(append(r.old.peers(list), r.new.peers(list)...))))
 }

@@ -220,7 +220,11 @@ func (s *Session[T]) Expire() {
 	if s.result != nil {
 		return
 	}
-	waiting := s.router.culprits(s.party.WaitingFor())
+	// tss-lib counts a party's own message of a round only once it has
+	// applied another's: with every broadcast of the round held for
+	// echoes, it lists the party itself, who is no culprit.
+	own := s.router.own()
+	waiting := slices.DeleteFunc(s.router.culprits(s.party.WaitingFor()), func(p events.PeerID) bool { return p == own })
 	excused, liars := s.heldBack(waiting)
 	culprits := slices.DeleteFunc(waiting, func(p events.PeerID) bool { return slices.Contains(excused, p) })
 	culprits = slices.Compact(slices.Sorted(slices.Values(append(culprits, liars...))))
@@ -316,7 +320,11 @@ type router interface {
 	// echo addresses this party's echo to every party that may hold the
 	// same broadcast.
 	echo(echoes []Echo) Outgoing
+	// own is this party's peer.
+	own() events.PeerID
 }
+
+func (r singleRouter) own() events.PeerID { return r.self }
 
 // singleRouter serves keygen and signing: one committee.
 type singleRouter struct {
