@@ -2,10 +2,12 @@ package cli_test
 
 import (
 	"bytes"
+	"crypto/sha512"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -25,19 +27,24 @@ func run(t *testing.T, args ...string) (string, error) {
 
 func writeLog(t *testing.T) (string, []events.Event) {
 	t.Helper()
+	evs := append(eventstest.Samples(), eventstest.Pings(3000, 7)...)
+	return writeEvents(t, evs), evs
+}
+
+func writeEvents(t *testing.T, evs []events.Event) string {
+	t.Helper()
 	dir := t.TempDir()
 	s, err := events.Open(dir, events.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs := append(eventstest.Samples(), eventstest.Pings(3000, 7)...)
 	if _, err := s.Append(evs...); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	return dir, evs
+	return dir
 }
 
 func TestLogVerify(t *testing.T) {
@@ -115,6 +122,117 @@ func TestReplayCommand(t *testing.T) {
 	}
 	if _, err := run(t, "replay", "--log", dir, "--until", "soon"); err == nil || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("bad --until: %v", err)
+	}
+}
+
+func TestReplayDiffCommand(t *testing.T) {
+	dir, evs := writeLog(t)
+	n := len(evs)
+	behind := writeEvents(t, evs[:1000])
+	i := 2000
+	for evs[i].Kind() != events.KindPingReceived {
+		i++
+	}
+	forkedEvs := slices.Clone(evs)
+	forkedEvs[i] = &events.Tick{Time: eventstest.Epoch}
+	forked := writeEvents(t, forkedEvs[:i+10])
+	seq := i + 1
+	// what the command should say about the two records at seq
+	hashOf := func(ev events.Event) (string, int) {
+		body, err := events.EncodeEvent(nil, ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return events.Hash(sha512.Sum512_256(body)).String(), len(body)
+	}
+	pingHash, pingLen := hashOf(evs[i])
+	tickHash, tickLen := hashOf(forkedEvs[i])
+
+	for _, tc := range []struct{ a, b, want string }{
+		{dir, dir, fmt.Sprintf("identical up to seq %d (A has %d records, B has %d)\n", n, n, n)},
+		{behind, dir, fmt.Sprintf("identical up to seq 1000 (A has 1000 records, B has %d)\n", n)},
+		{dir, behind, fmt.Sprintf("identical up to seq 1000 (A has %d records, B has 1000)\n", n)},
+	} {
+		if out, err := run(t, "replay", "diff", "--log", tc.a, "--log", tc.b); err != nil || out != tc.want {
+			t.Errorf("diff %s %s: %q, %v; want %q", tc.a, tc.b, out, err, tc.want)
+		}
+	}
+
+	// Logs that differ fail the command (exit status 1) with one line.
+	out, err := run(t, "replay", "diff", "--log", dir, "--log", forked)
+	want := fmt.Sprintf("replay diff: first difference at seq %d: A has ping-received %s (%d bytes), B has tick %s (%d bytes)",
+		seq, pingHash[:16], pingLen, tickHash[:16], tickLen)
+	if err == nil || err.Error() != want || out != "" {
+		t.Errorf("differing logs: %q, %v\nwant the error %q", out, err, want)
+	}
+
+	type record struct {
+		Kind      string `json:"kind"`
+		BodyHash  string `json:"body_hash"`
+		BodyBytes int    `json:"body_bytes"`
+	}
+	type side struct {
+		Log     string `json:"log"`
+		LastSeq uint64 `json:"last_seq"`
+	}
+	type report struct {
+		A               side   `json:"a"`
+		B               side   `json:"b"`
+		Compared        uint64 `json:"compared"`
+		Identical       bool   `json:"identical"`
+		FirstDifference *struct {
+			Seq uint64 `json:"seq"`
+			A   record `json:"a"`
+			B   record `json:"b"`
+		} `json:"first_difference"`
+	}
+	diffJSON := func(a, b string) (report, error) {
+		t.Helper()
+		out, err := run(t, "replay", "diff", "--json", "--log", a, "--log", b)
+		var r report
+		if jerr := json.Unmarshal([]byte(out), &r); jerr != nil {
+			t.Fatalf("%v in %q", jerr, out)
+		}
+		return r, err
+	}
+	r, err := diffJSON(behind, dir)
+	if err != nil || !r.Identical || r.FirstDifference != nil || r.Compared != 1000 ||
+		r.A != (side{filepath.Join(behind, events.FileName), 1000}) || r.B != (side{filepath.Join(dir, events.FileName), uint64(n)}) {
+		t.Errorf("--json, a log behind: %+v, %v", r, err)
+	}
+	r, err = diffJSON(dir, forked)
+	wantFirst := struct {
+		Seq uint64 `json:"seq"`
+		A   record `json:"a"`
+		B   record `json:"b"`
+	}{uint64(seq), record{"ping-received", pingHash, pingLen}, record{"tick", tickHash, tickLen}}
+	if err == nil || err.Error() != want || r.Identical || r.Compared != uint64(seq) || r.FirstDifference == nil || *r.FirstDifference != wantFirst ||
+		r.A.LastSeq != uint64(n) || r.B.LastSeq != uint64(i+10) {
+		t.Errorf("--json, differing logs: %+v (first %+v), %v", r, r.FirstDifference, err)
+	}
+
+	// Anything but two readable logs is a one-line error.
+	missing := filepath.Join(t.TempDir(), "nowhere")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--log", dir}, "give --log exactly twice"},
+		{[]string{"--log", dir, "--log", dir, "--log", dir}, "give --log exactly twice"},
+		{nil, "give --log exactly twice"},
+		{[]string{"--log", dir, "--log", dir, "extra"}, `unexpected argument "extra"`},
+		{[]string{"--log", dir, "--log", missing}, "log B: open log " + missing},
+		{[]string{"--log", missing, "--log", dir}, "log A: open log " + missing},
+	} {
+		_, err := run(t, append([]string{"replay", "diff"}, tc.args...)...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("replay diff %q: %v; want one line with %q", tc.args, err, tc.want)
+		}
+	}
+
+	// replay itself still wants its --log.
+	if _, err := run(t, "replay"); err == nil || err.Error() != `Required flag "log" not set` {
+		t.Errorf("replay without --log: %v", err)
 	}
 }
 
