@@ -19,4 +19,8 @@ var (
 	ErrClosed = errors.New("event log closed")
 	// ErrReadOnly: an append on a store opened read-only.
 	ErrReadOnly = errors.New("event log opened read-only")
+	// ErrNotLeader: an HA replica that does not lead (or lost the lead
+	// while appending) cannot append; whether the events were committed
+	// is decided by raft and shows up in the replica's log.
+	ErrNotLeader = errors.New("this replica does not lead")
 )

@@ -26,6 +26,9 @@ var (
 	bucketEvents = []byte("events")
 	keyFormat    = []byte("format")
 	keyVersion   = []byte("version")
+	// keyRaftApplied: the raft index of the last entry appended (HA
+	// replicas only), written in the same transaction as its events
+	keyRaftApplied = []byte("raft_applied")
 )
 
 func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }

@@ -51,9 +51,10 @@ type Store struct {
 	appends chan *appendRequest
 	writer  sync.WaitGroup
 
-	mu       sync.Mutex // guards closed, last and advanced
+	mu       sync.Mutex // guards closed, last, applied and advanced
 	closed   bool
 	last     uint64
+	applied  uint64        // raft index of the last replicated entry appended
 	advanced chan struct{} // closed and replaced when last grows
 	inflight sync.WaitGroup
 
@@ -62,9 +63,10 @@ type Store struct {
 }
 
 type appendRequest struct {
-	kinds  []Kind
-	bodies [][]byte
-	done   chan appendResult
+	applied uint64 // raft index the events come from (0: not replicated)
+	kinds   []Kind
+	bodies  [][]byte
+	done    chan appendResult
 }
 
 type appendResult struct {
@@ -196,6 +198,12 @@ func (s *Store) checkFile() error {
 			}
 			s.last = binary.BigEndian.Uint64(k)
 		}
+		if v := meta.Get(keyRaftApplied); v != nil {
+			if len(v) != 8 {
+				return fmt.Errorf("%w: raft index has %d bytes, want 8", ErrCorrupt, len(v))
+			}
+			s.applied = binary.BigEndian.Uint64(v)
+		}
 		return nil
 	}
 	if s.readOnly {
@@ -260,6 +268,42 @@ func (s *Store) Append(evs ...Event) (first uint64, err error) {
 		}
 		req.kinds[i], req.bodies[i] = ev.Kind(), body
 	}
+	return s.submit(req)
+}
+
+// Encoded is an event already in its stored form (EncodeEvent).
+type Encoded struct {
+	Kind Kind
+	Body []byte
+}
+
+// AppendReplicated appends events that raft committed at index (an HA
+// replica's FSM), recording the index in the same transaction: after a
+// crash, RaftApplied says which entries the log holds already, so none
+// is appended twice. Like Append, it returns the first event's seq.
+func (s *Store) AppendReplicated(index uint64, evs []Encoded) (first uint64, err error) {
+	if len(evs) == 0 {
+		return 0, errors.New("append: no events")
+	}
+	req := &appendRequest{applied: index, kinds: make([]Kind, len(evs)), bodies: make([][]byte, len(evs)), done: make(chan appendResult, 1)}
+	for i, ev := range evs {
+		if len(ev.Body) > MaxRecordBody {
+			return 0, fmt.Errorf("append: %s event of %d bytes exceeds the %d-byte limit", ev.Kind, len(ev.Body), MaxRecordBody)
+		}
+		req.kinds[i], req.bodies[i] = ev.Kind, ev.Body
+	}
+	return s.submit(req)
+}
+
+// RaftApplied is the raft index of the last replicated entry the log
+// holds (0 for a log that is not a replica's).
+func (s *Store) RaftApplied() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.applied
+}
+
+func (s *Store) submit(req *appendRequest) (uint64, error) {
 	if s.readOnly {
 		return 0, ErrReadOnly
 	}
@@ -323,7 +367,16 @@ func (s *Store) commit(batch []*appendRequest, count int, keys, records []byte) 
 	if s.observe != nil {
 		began = time.Now()
 	}
+	var applied uint64
+	for _, req := range batch {
+		applied = max(applied, req.applied)
+	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
+		if applied > 0 {
+			if err := tx.Bucket(bucketMeta).Put(keyRaftApplied, binary.BigEndian.AppendUint64(nil, applied)); err != nil {
+				return fmt.Errorf("put raft index: %w", err)
+			}
+		}
 		bucket := tx.Bucket(bucketEvents)
 		bucket.FillPercent = 1 // keys only ever grow: pack pages full
 		seq := last
@@ -354,6 +407,7 @@ func (s *Store) commit(batch []*appendRequest, count int, keys, records []byte) 
 		s.written.Add(uint64(count))
 		s.mu.Lock()
 		s.last = last + uint64(count)
+		s.applied = max(s.applied, applied)
 		close(s.advanced)
 		s.advanced = make(chan struct{})
 		s.mu.Unlock()

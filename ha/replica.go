@@ -1,0 +1,281 @@
+package ha
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+
+	"github.com/metanode/metanode/events"
+)
+
+// Timeouts measured to fail over within 2 s on loopback (DESIGN.md):
+// raft's defaults (1 s, 1 s, 500 ms) gave up to 2.9 s.
+const (
+	DefaultHeartbeatTimeout   = 500 * time.Millisecond
+	DefaultElectionTimeout    = 500 * time.Millisecond
+	DefaultLeaderLeaseTimeout = 250 * time.Millisecond
+	// DefaultSnapshotThreshold entries since the last snapshot make raft
+	// take one; DefaultTrailingLogs of them stay for followers a little
+	// behind (further behind, they install the snapshot).
+	DefaultSnapshotThreshold = 4096
+	DefaultTrailingLogs      = 1024
+	// applyTimeout bounds the wait to hand an entry to raft.
+	applyTimeout = 5 * time.Second
+)
+
+// Member is one replica of the node: its raft id and address.
+type Member struct {
+	ID   string
+	Addr string // host:port of its raft transport
+}
+
+// Config is one replica's.
+type Config struct {
+	// ID is this replica's raft id; Bind its raft address (host:port).
+	ID, Bind string
+	// Others are the node's other replicas.
+	Others []Member
+	// Dir holds raft's own files (raft.db, snapshots).
+	Dir string
+	// Store is the replica's event log, which the FSM appends to.
+	Store *events.Store
+	// Timeouts; zero takes the defaults above.
+	HeartbeatTimeout, ElectionTimeout, LeaderLeaseTimeout time.Duration
+	SnapshotThreshold, TrailingLogs                       uint64
+	SnapshotInterval                                      time.Duration
+	// LogOutput receives raft's own log lines as JSON (nil: discarded);
+	// LogLevel is hclog's (default "warn").
+	LogOutput io.Writer
+	LogLevel  string
+}
+
+// Replica is this process's raft member.
+type Replica struct {
+	cfg       Config
+	raft      *raft.Raft
+	fsm       *fsm
+	layer     *tcpLayer
+	transport *raft.NetworkTransport
+	boltStore *raftboltdb.BoltStore
+	notify    chan bool
+
+	leaderChanges atomic.Uint64
+	commitNanos   atomic.Int64 // the last leader append's commit latency
+}
+
+// Open starts the replica: it joins (or, on its first start, bootstraps
+// with every configured member) the node's raft cluster.
+func Open(cfg Config) (*Replica, error) {
+	if cfg.ID == "" || cfg.Bind == "" || cfg.Store == nil || cfg.Dir == "" {
+		return nil, errors.New("raft: id, bind address, directory and event log are required")
+	}
+	setDefaults(&cfg)
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("raft directory: %w", err)
+	}
+	logger := hclog.New(&hclog.LoggerOptions{Name: "raft", Output: cfg.LogOutput, JSONFormat: true, Level: hclog.LevelFromString(cfg.LogLevel)})
+	if cfg.LogOutput == nil {
+		logger = hclog.NewNullLogger()
+	}
+	r := &Replica{cfg: cfg, fsm: &fsm{store: cfg.Store}, notify: make(chan bool, 64)}
+	var err error
+	fail := func(e error) (*Replica, error) {
+		r.closeParts()
+		return nil, e
+	}
+	if r.boltStore, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.Dir, "raft.db")}); err != nil {
+		return fail(fmt.Errorf("raft store: %w", err))
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, logger)
+	if err != nil {
+		return fail(fmt.Errorf("raft snapshots: %w", err))
+	}
+	if r.layer, err = newTCPLayer(cfg.Bind); err != nil {
+		return fail(fmt.Errorf("[raft] bind %s: %w", cfg.Bind, errors.Unwrap(err)))
+	}
+	r.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{Stream: r.layer, MaxPool: 3, Timeout: 2 * time.Second, Logger: logger})
+
+	conf := raft.DefaultConfig()
+	conf.LocalID = raft.ServerID(cfg.ID)
+	conf.HeartbeatTimeout, conf.ElectionTimeout, conf.LeaderLeaseTimeout = cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout
+	conf.SnapshotThreshold, conf.TrailingLogs, conf.SnapshotInterval = cfg.SnapshotThreshold, cfg.TrailingLogs, cfg.SnapshotInterval
+	conf.NotifyCh = r.notify
+	conf.Logger = logger
+	conf.BatchApplyCh = true
+	conf.MaxAppendEntries = 256
+
+	existing, err := raft.HasExistingState(r.boltStore, r.boltStore, snaps)
+	if err != nil {
+		return fail(fmt.Errorf("raft state: %w", err))
+	}
+	if !existing {
+		if cfg.Store.LastSeq() > 0 && cfg.Store.RaftApplied() == 0 {
+			return fail(fmt.Errorf("the log %s was written by a node without raft (%d events): a replica starts from an empty log", cfg.Store.Path(), cfg.Store.LastSeq()))
+		}
+		servers := []raft.Server{{ID: conf.LocalID, Address: raft.ServerAddress(r.layer.Addr().String())}}
+		for _, m := range cfg.Others {
+			servers = append(servers, raft.Server{ID: raft.ServerID(m.ID), Address: raft.ServerAddress(m.Addr)})
+		}
+		if err := raft.BootstrapCluster(conf, r.boltStore, r.boltStore, snaps, r.transport, raft.Configuration{Servers: servers}); err != nil {
+			return fail(fmt.Errorf("raft bootstrap: %w", err))
+		}
+	}
+	if r.raft, err = raft.NewRaft(conf, r.fsm, r.boltStore, r.boltStore, snaps, r.transport); err != nil {
+		return fail(fmt.Errorf("raft: %w", err))
+	}
+	return r, nil
+}
+
+func setDefaults(cfg *Config) {
+	if cfg.HeartbeatTimeout == 0 {
+		cfg.HeartbeatTimeout = DefaultHeartbeatTimeout
+	}
+	if cfg.ElectionTimeout == 0 {
+		cfg.ElectionTimeout = DefaultElectionTimeout
+	}
+	if cfg.LeaderLeaseTimeout == 0 {
+		cfg.LeaderLeaseTimeout = DefaultLeaderLeaseTimeout
+	}
+	if cfg.SnapshotThreshold == 0 {
+		cfg.SnapshotThreshold = DefaultSnapshotThreshold
+	}
+	if cfg.TrailingLogs == 0 {
+		cfg.TrailingLogs = DefaultTrailingLogs
+	}
+	if cfg.SnapshotInterval == 0 {
+		cfg.SnapshotInterval = 30 * time.Second
+	}
+	if cfg.LogLevel == "" {
+		cfg.LogLevel = "warn"
+	}
+}
+
+// Append proposes events as one raft entry and returns, once the entry is
+// committed and in this replica's log, the seq of its first event. A
+// replica that does not lead, or loses the lead meanwhile, gets
+// events.ErrNotLeader: the entry may still be committed by the next
+// leader, and then it is in the log like any other.
+func (r *Replica) Append(evs ...events.Event) (uint64, error) {
+	data, err := encodeEntry(evs)
+	if err != nil {
+		return 0, err
+	}
+	began := time.Now()
+	f := r.raft.Apply(data, applyTimeout)
+	if err := f.Error(); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) || errors.Is(err, raft.ErrRaftShutdown) ||
+			errors.Is(err, raft.ErrEnqueueTimeout) || errors.Is(err, raft.ErrLeadershipTransferInProgress) {
+			return 0, fmt.Errorf("%w: %v", events.ErrNotLeader, err)
+		}
+		return 0, err
+	}
+	r.commitNanos.Store(int64(time.Since(began)))
+	res, ok := f.Response().(applyResult)
+	if !ok {
+		return 0, errors.New("raft: no answer from the log")
+	}
+	return res.first, res.err
+}
+
+// Leadership reports this replica's gains (true) and losses (false) of
+// the lead, in order (a buffered NotifyCh: raft's LeaderCh drops them).
+func (r *Replica) Leadership() <-chan bool { return r.notify }
+
+// NoteLeaderChange counts a change of leadership the caller acted on.
+func (r *Replica) NoteLeaderChange() { r.leaderChanges.Add(1) }
+
+// Barrier returns once every entry committed before it is in this
+// replica's log: a new leader's first step.
+func (r *Replica) Barrier(timeout time.Duration) error {
+	if err := r.raft.Barrier(timeout).Error(); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+			return fmt.Errorf("%w: %v", events.ErrNotLeader, err)
+		}
+		return err
+	}
+	return r.fsm.failed()
+}
+
+// IsLeader says whether this replica leads now.
+func (r *Replica) IsLeader() bool { return r.raft.State() == raft.Leader }
+
+// Failed is the error that stopped the replica's FSM (its log refused a
+// committed entry), nil while it works.
+func (r *Replica) Failed() error { return r.fsm.failed() }
+
+// Isolate cuts the replica off from the others (on) or reconnects it:
+// a network partition on the real transport.
+func (r *Replica) Isolate(on bool) { r.layer.isolate(on) }
+
+// Snapshot takes a raft snapshot now.
+func (r *Replica) Snapshot() error { return r.raft.Snapshot().Error() }
+
+// Status is a replica's raft state at a glance.
+type Status struct {
+	ID            string `json:"id"`
+	Role          string `json:"role"` // leader, follower, candidate, shutdown
+	LeaderID      string `json:"leader_id,omitempty"`
+	LeaderAddr    string `json:"leader_addr,omitempty"`
+	Term          uint64 `json:"term"`
+	LastIndex     uint64 `json:"last_index"`
+	CommitIndex   uint64 `json:"commit_index"`
+	AppliedIndex  uint64 `json:"applied_index"`
+	LogApplied    uint64 `json:"log_applied_index"` // the last entry in the event log
+	LeaderChanges uint64 `json:"leader_changes"`
+	CommitSeconds float64 `json:"last_commit_seconds"`
+}
+
+// Status reports the replica's raft state.
+func (r *Replica) Status() Status {
+	addr, id := r.raft.LeaderWithID()
+	var term uint64
+	fmt.Sscan(r.raft.Stats()["term"], &term)
+	return Status{
+		ID: r.cfg.ID, Role: roleName(r.raft.State()), LeaderID: string(id), LeaderAddr: string(addr), Term: term,
+		LastIndex: r.raft.LastIndex(), CommitIndex: r.raft.CommitIndex(), AppliedIndex: r.raft.AppliedIndex(),
+		LogApplied: r.cfg.Store.RaftApplied(), LeaderChanges: r.leaderChanges.Load(),
+		CommitSeconds: time.Duration(r.commitNanos.Load()).Seconds(),
+	}
+}
+
+func roleName(s raft.RaftState) string {
+	switch s {
+	case raft.Leader:
+		return "leader"
+	case raft.Follower:
+		return "follower"
+	case raft.Candidate:
+		return "candidate"
+	}
+	return "shutdown"
+}
+
+// Close stops the replica's raft member (not the event store).
+func (r *Replica) Close() error {
+	var err error
+	if r.raft != nil {
+		err = r.raft.Shutdown().Error()
+	}
+	return errors.Join(err, r.closeParts())
+}
+
+func (r *Replica) closeParts() error {
+	var errs []error
+	if r.transport != nil {
+		errs = append(errs, r.transport.Close())
+	} else if r.layer != nil {
+		errs = append(errs, r.layer.Close())
+	}
+	if r.boltStore != nil {
+		errs = append(errs, r.boltStore.Close())
+	}
+	return errors.Join(errs...)
+}
