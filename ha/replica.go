@@ -220,16 +220,16 @@ func (r *Replica) Snapshot() error { return r.raft.Snapshot().Error() }
 
 // Status is a replica's raft state at a glance.
 type Status struct {
-	ID            string `json:"id"`
-	Role          string `json:"role"` // leader, follower, candidate, shutdown
-	LeaderID      string `json:"leader_id,omitempty"`
-	LeaderAddr    string `json:"leader_addr,omitempty"`
-	Term          uint64 `json:"term"`
-	LastIndex     uint64 `json:"last_index"`
-	CommitIndex   uint64 `json:"commit_index"`
-	AppliedIndex  uint64 `json:"applied_index"`
-	LogApplied    uint64 `json:"log_applied_index"` // the last entry in the event log
-	LeaderChanges uint64 `json:"leader_changes"`
+	ID            string  `json:"id"`
+	Role          string  `json:"role"` // leader, follower, candidate, shutdown
+	LeaderID      string  `json:"leader_id,omitempty"`
+	LeaderAddr    string  `json:"leader_addr,omitempty"`
+	Term          uint64  `json:"term"`
+	LastIndex     uint64  `json:"last_index"`
+	CommitIndex   uint64  `json:"commit_index"`
+	AppliedIndex  uint64  `json:"applied_index"`
+	LogApplied    uint64  `json:"log_applied_index"` // the last entry in the event log
+	LeaderChanges uint64  `json:"leader_changes"`
 	CommitSeconds float64 `json:"last_commit_seconds"`
 }
 
