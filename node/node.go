@@ -16,7 +16,6 @@ import (
 	"github.com/metanode/metanode/events"
 	"github.com/metanode/metanode/net"
 	"github.com/metanode/metanode/projections"
-	"github.com/metanode/metanode/replay"
 	"github.com/metanode/metanode/tss"
 )
 
@@ -71,6 +70,27 @@ type Config struct {
 	// GenesisKey is the key the network starts on (a devnet's test key),
 	// recorded when the log does not hold it yet.
 	GenesisKey *events.KeyPublished
+	// Replicated makes the node one replica of an HA node: Store is this
+	// replica's event log, which raft's FSM writes; every append goes
+	// through Log (ha.Replica), which returns once the events are
+	// committed and in Store. The node opens following (no clock, no
+	// duties) and folds what the FSM appends (CatchUp) until Lead.
+	Replicated *Replicated
+	// HighWaterFile, if set, keeps this machine's high-water mark of the
+	// round messages it signed (highwater.go) across restarts.
+	HighWaterFile string
+}
+
+// Appender appends events durably and returns the seq of the first:
+// the node's own store, or raft on an HA replica.
+type Appender interface {
+	Append(evs ...events.Event) (first uint64, err error)
+}
+
+// Replicated is an HA replica's log: its store and raft's appender.
+type Replicated struct {
+	Store *events.Store
+	Log   Appender
 }
 
 // Node is one metanode: its identity, its log and the state folded from it.
@@ -78,7 +98,14 @@ type Node struct {
 	id    events.PeerID
 	key   crypto.PrivKey
 	store *events.Store
+	log   Appender // store, or raft on an HA replica
 	cfg   Config
+	// folded is the seq of the last event folded into state; leading:
+	// the node runs its duties (always, unless it is a replica that
+	// follows); highWater: round messages signed (highwater.go)
+	folded    uint64
+	leading   bool
+	highWater *highWater
 
 	mu    sync.Mutex // one input at a time: append, fold, decide
 	state *projections.State
@@ -144,8 +171,21 @@ func Open(dir string, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := events.Open(filepath.Join(dir, LogDir), events.Options{NoSync: cfg.NoSync, Observe: cfg.LogObserve})
+	var store *events.Store
+	var appender Appender
+	if cfg.Replicated != nil {
+		store, appender = cfg.Replicated.Store, cfg.Replicated.Log
+	} else {
+		if store, err = events.Open(filepath.Join(dir, LogDir), events.Options{NoSync: cfg.NoSync, Observe: cfg.LogObserve}); err != nil {
+			return nil, err
+		}
+		appender = store
+	}
+	hw, err := openHighWater(cfg.HighWaterFile)
 	if err != nil {
+		if cfg.Replicated == nil {
+			store.Close()
+		}
 		return nil, err
 	}
 	if cfg.Publish == nil {
@@ -154,23 +194,31 @@ func Open(dir string, cfg Config) (*Node, error) {
 	if cfg.Validate == nil {
 		cfg.Validate = net.Validate
 	}
-	n := &Node{id: events.PeerID(pid), key: key, store: store, cfg: cfg, state: projections.NewState(),
+	n := &Node{id: events.PeerID(pid), key: key, store: store, log: appender, cfg: cfg, state: projections.NewState(),
+		leading: cfg.Replicated == nil, highWater: hw,
 		sessions: map[events.Hash]*session{}, early: map[events.Hash]*earlyMessages{}, ended: map[events.Hash]*endedSession{},
 		seen: map[events.Hash]seenEnvelope{}, seenBy: map[events.PeerID]int{},
 		earlyLarge: newEarlyBudget(MaxEarlyTSSMessages, MaxEarlyTSSPerPeer), earlySmall: newEarlyBudget(MaxEarlyTSSSmall, MaxEarlyTSSSmallPerPeer),
 		asked: map[projections.StakeCheck]events.Time{},
 		keys:  map[events.Hash]*keygen.LocalPartySaveData{}, groupOf: map[events.Hash][]byte{}, shares: map[events.Hash][]byte{}}
+	closeStore := func() {
+		if cfg.Replicated == nil {
+			store.Close()
+		}
+	}
 	if err := n.restore(cfg.Params); err != nil {
-		store.Close()
+		closeStore()
 		return nil, err
 	}
 	if err := n.loadShare(); err != nil {
-		store.Close()
+		closeStore()
 		return nil, err
 	}
-	if err := n.endInterrupted(); err != nil {
-		store.Close()
-		return nil, err
+	if n.leading {
+		if err := n.endInterrupted(); err != nil {
+			closeStore()
+			return nil, err
+		}
 	}
 	n.eraseDue.Store(false)
 	n.eraseSuperseded() // what a stop or a failure left undone
@@ -182,9 +230,23 @@ func Open(dir string, cfg Config) (*Node, error) {
 func (n *Node) Stop() error {
 	n.mu.Lock()
 	n.haltActors()
-	err := n.endInterrupted()
+	var err error
+	if n.leading {
+		err = n.endInterrupted()
+		if n.cfg.Replicated != nil && errors.Is(err, events.ErrNotLeader) {
+			err = nil // the next leader records them
+		}
+	}
+	n.leading = false
 	n.mu.Unlock()
-	return errors.Join(err, n.store.Close())
+	return errors.Join(err, n.closeStore())
+}
+
+func (n *Node) closeStore() error {
+	if n.cfg.Replicated != nil {
+		return nil // the replica's: raft's FSM writes it until raft stops
+	}
+	return n.store.Close()
 }
 
 // endInterrupted records the sessions a stopped node left running as
@@ -258,6 +320,17 @@ func (n *Node) followKey() {
 
 // restore folds the existing log, or writes the genesis of a new one.
 func (n *Node) restore(params events.Params) error {
+	if n.cfg.Replicated != nil {
+		// a replica folds what its log holds; a new log's genesis is the
+		// first leader's to write (Lead)
+		if err := n.catchUp(); err != nil {
+			return err
+		}
+		if n.folded == 0 {
+			return nil
+		}
+		return n.checkOwnLog(params)
+	}
 	if n.store.LastSeq() == 0 {
 		params.NodeID = n.id
 		if err := params.Validate(); err != nil {
@@ -271,9 +344,14 @@ func (n *Node) restore(params events.Params) error {
 		}
 		return n.recordAll(evs)
 	}
-	if _, err := replay.Run(n.store, n.state, replay.Until{}); err != nil {
-		return err
+	if err := n.catchUp(); err != nil {
+		return fmt.Errorf("replay: %w", err)
 	}
+	return n.checkOwnLog(params)
+}
+
+// checkOwnLog refuses a log of another network or another node.
+func (n *Node) checkOwnLog(params events.Params) error {
 	if started := n.state.Summary.Params().Genesis; params.Genesis != started && !params.Genesis.IsZero() {
 		return fmt.Errorf("the genesis's hash %s differs from the one the log %s started with (%s): this log belongs to another network",
 			short(params.Genesis), n.store.Path(), short(started))
@@ -286,15 +364,7 @@ func (n *Node) restore(params events.Params) error {
 
 // record appends an event and folds it into the state.
 func (n *Node) record(ev events.Event) error {
-	seq, err := n.store.Append(ev)
-	if err != nil {
-		return err
-	}
-	before := n.currentKeyID()
-	n.state.Apply(seq, ev)
-	n.followKey()
-	n.noteKeyChange(before)
-	return nil
+	return n.recordAll([]events.Event{ev})
 }
 
 // ID is the node's peer id.
@@ -317,8 +387,16 @@ func (n *Node) Tick(now time.Time) error {
 	var fx effects
 	n.mu.Lock()
 	err := n.receiveErr
+	if !n.leading {
+		err = events.ErrNotLeader
+	}
 	if err == nil {
 		err = n.handle(&events.Tick{Time: events.TimeOf(now)}, &fx)
+	}
+	if errors.Is(err, events.ErrNotLeader) {
+		// fenced: a replica that lost the lead mid-tick sends nothing,
+		// not even retransmissions queued before its append failed
+		fx = effects{}
 	}
 	n.mu.Unlock()
 	n.apply(&fx)
@@ -361,17 +439,51 @@ func (n *Node) recordAll(evs []events.Event) error {
 	if len(evs) == 0 {
 		return nil
 	}
-	first, err := n.store.Append(evs...)
+	first, err := n.log.Append(evs...)
 	if err != nil {
 		return err
 	}
+	if first != n.folded+1 {
+		// an HA replica's log took entries this node has not folded (a
+		// former leader's, committed after it lost the lead): in order
+		if err := n.catchUpTo(first - 1); err != nil {
+			return err
+		}
+	}
 	before := n.currentKeyID()
 	for i, ev := range evs {
-		n.state.Apply(first+uint64(i), ev)
+		n.fold(first+uint64(i), ev)
 	}
 	n.followKey()
 	n.noteKeyChange(before)
 	return nil
+}
+
+// fold applies one logged event to the state.
+func (n *Node) fold(seq uint64, ev events.Event) {
+	n.state.Apply(seq, ev)
+	n.highWater.note(ev, n.id)
+	n.folded = seq
+}
+
+// catchUp folds what the log holds beyond what the state has.
+func (n *Node) catchUp() error { return n.catchUpTo(n.store.LastSeq()) }
+
+func (n *Node) catchUpTo(last uint64) error {
+	if last <= n.folded {
+		return nil
+	}
+	before := n.currentKeyID()
+	err := n.store.ForEachChunked(n.folded+1, last, func(seq uint64, ev events.Event) error {
+		if seq != n.folded+1 {
+			return fmt.Errorf("log: seq %d after %d", seq, n.folded)
+		}
+		n.fold(seq, ev)
+		return nil
+	})
+	n.followKey()
+	n.noteKeyChange(before)
+	return err
 }
 
 // handle records ev, ends tss sessions past their deadline, and executes
@@ -450,7 +562,10 @@ func (n *Node) forgetAsked(now events.Time) {
 func (n *Node) stakeAnswer(ans events.StakeChecked) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if err := n.record(&ans); err != nil && !errors.Is(err, events.ErrClosed) && n.receiveErr == nil {
+	if !n.leading {
+		return // the next leader asks again
+	}
+	if err := n.record(&ans); err != nil && !errors.Is(err, events.ErrClosed) && !errors.Is(err, events.ErrNotLeader) && n.receiveErr == nil {
 		n.receiveErr = err // the next Tick reports it
 	}
 }
@@ -505,7 +620,14 @@ func (n *Node) execute(d projections.Duty, fx *effects) error {
 		typ, body = events.TypeKey, &d.KeyAnnouncement
 	case projections.DutyStartSigning, projections.DutyStartKeygen, projections.DutyStartResharing:
 		// Committed before it runs: a replica that takes over never starts
-		// the same session twice.
+		// the same session twice; and never a second doc for one round.
+		if d.Kind == projections.DutyStartSigning {
+			if err := n.highWater.admitSigning(d.Round, d.M0); errors.Is(err, ErrDoubleSign) {
+				return nil
+			} else if err != nil {
+				return err
+			}
+		}
 		if err := n.record(d.StartEvent()); err != nil {
 			return err
 		}
@@ -540,6 +662,9 @@ func (n *Node) send(typ string, body any) (*events.Signed, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := n.highWater.admit(typ, data); err != nil {
+		return nil, err
+	}
 	m, err := net.Sign(n.key, typ, data)
 	if err != nil {
 		return nil, err
@@ -554,6 +679,9 @@ func (n *Node) send(typ string, body any) (*events.Signed, error) {
 // to be sent again while that helps (resend.go).
 func (n *Node) sendMessage(typ string, body any, fx *effects) error {
 	m, err := n.send(typ, body)
+	if errors.Is(err, ErrDoubleSign) {
+		return nil // refused and counted (Status.RefusedDoubleSign); the node goes on
+	}
 	if err != nil {
 		return err
 	}
@@ -598,7 +726,9 @@ func (n *Node) Receive(msgs ...events.Signed) {
 	}
 	var fx effects
 	n.mu.Lock()
-	n.receive(evs, &fx)
+	if n.leading {
+		n.receive(evs, &fx)
+	}
 	n.mu.Unlock()
 	n.apply(&fx)
 }
@@ -607,6 +737,10 @@ func (n *Node) receive(evs []events.Event, fx *effects) {
 	evs = n.admit(evs)
 	evs = n.dropRepeats(evs, fx)
 	if err := n.recordAll(evs); err != nil {
+		if errors.Is(err, events.ErrNotLeader) {
+			*fx = effects{} // fenced, as in Tick
+			return
+		}
 		if !errors.Is(err, events.ErrClosed) {
 			// The log refused a write (disk full, I/O error): the messages
 			// are lost to this node like a network drop, and counted so.
@@ -642,10 +776,17 @@ type Status struct {
 	DroppedStrangers  uint64 // pings of strangers that could not lead to a stake check
 	DroppedEarly      uint64 // tss messages over their sender's early-buffer bound
 	StakeChecksAsked  uint64
-	LastTick          events.Time
-	StateHash         events.Hash
-	LogPath           string
-	PerKindCounts     []projections.KindCount
+	// RefusedDoubleSign counts messages and signing starts the
+	// high-water mark refused (highwater.go): nonzero is a bug or a log
+	// restored from an old copy.
+	RefusedDoubleSign uint64
+	// Leading: the node runs its duties (an HA replica that follows
+	// does not).
+	Leading       bool
+	LastTick      events.Time
+	StateHash     events.Hash
+	LogPath       string
+	PerKindCounts []projections.KindCount
 }
 
 // Status reports the node's state.
@@ -658,8 +799,8 @@ func (n *Node) Status() Status {
 		PingsSent: s.OwnPings.LastSeq(), LastTick: s.Summary.LastTick,
 		Dropped:           n.dropped.Load() + n.droppedUnadmitted.Load() + n.droppedStrangers.Load() + n.droppedEarly.Load(),
 		DroppedUnadmitted: n.droppedUnadmitted.Load(), DroppedStrangers: n.droppedStrangers.Load(), DroppedEarly: n.droppedEarly.Load(),
-		StakeChecksAsked: n.stakeAsks.Load(),
-		StateHash:        projections.StateHash(s), LogPath: n.store.Path(), PerKindCounts: s.Summary.PerKind(),
+		StakeChecksAsked: n.stakeAsks.Load(), RefusedDoubleSign: n.highWater.refused, Leading: n.leading,
+		StateHash: projections.StateHash(s), LogPath: n.store.Path(), PerKindCounts: s.Summary.PerKind(),
 	}
 }
 
@@ -674,8 +815,9 @@ func (n *Node) View(fn func(*projections.State)) {
 func (n *Node) Close() error {
 	n.mu.Lock()
 	n.haltActors()
+	n.leading = false
 	n.mu.Unlock()
-	return n.store.Close()
+	return n.closeStore()
 }
 
 // CheckLog reports, without writing anything, whether the log in dir
