@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -51,6 +52,9 @@ type Config struct {
 	HeartbeatTimeout, ElectionTimeout, LeaderLeaseTimeout time.Duration
 	SnapshotThreshold, TrailingLogs                       uint64
 	SnapshotInterval                                      time.Duration
+	// NoSync skips raft's fsyncs: for simulations only, like the event
+	// store's NoSync.
+	NoSync bool
 	// LogOutput receives raft's own log lines as JSON (nil: discarded);
 	// LogLevel is hclog's (default "warn").
 	LogOutput io.Writer
@@ -66,6 +70,8 @@ type Replica struct {
 	transport *raft.NetworkTransport
 	boltStore *raftboltdb.BoltStore
 	notify    chan bool
+	closed    chan struct{} // closed by Close
+	closeOnce sync.Once
 
 	leaderChanges atomic.Uint64
 	commitNanos   atomic.Int64 // the last leader append's commit latency
@@ -85,13 +91,13 @@ func Open(cfg Config) (*Replica, error) {
 	if cfg.LogOutput == nil {
 		logger = hclog.NewNullLogger()
 	}
-	r := &Replica{cfg: cfg, fsm: &fsm{store: cfg.Store}, notify: make(chan bool, 64)}
+	r := &Replica{cfg: cfg, fsm: &fsm{store: cfg.Store}, notify: make(chan bool, 64), closed: make(chan struct{})}
 	var err error
 	fail := func(e error) (*Replica, error) {
 		r.closeParts()
 		return nil, e
 	}
-	if r.boltStore, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.Dir, "raft.db")}); err != nil {
+	if r.boltStore, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.Dir, "raft.db"), NoSync: cfg.NoSync}); err != nil {
 		return fail(fmt.Errorf("raft store: %w", err))
 	}
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, logger)
@@ -168,9 +174,23 @@ func (r *Replica) Append(evs ...events.Event) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	select {
+	case <-r.closed:
+		return 0, fmt.Errorf("%w: %v", events.ErrNotLeader, raft.ErrRaftShutdown)
+	default:
+	}
 	began := time.Now()
 	f := r.raft.Apply(data, applyTimeout)
-	if err := f.Error(); err != nil {
+	// raft's apply queue is buffered: an entry queued as raft shuts down
+	// is never answered, so a close ends the wait too
+	answer := make(chan error, 1)
+	go func() { answer <- f.Error() }()
+	select {
+	case err = <-answer:
+	case <-r.closed:
+		err = raft.ErrRaftShutdown
+	}
+	if err != nil {
 		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) || errors.Is(err, raft.ErrRaftShutdown) ||
 			errors.Is(err, raft.ErrEnqueueTimeout) || errors.Is(err, raft.ErrLeadershipTransferInProgress) {
 			return 0, fmt.Errorf("%w: %v", events.ErrNotLeader, err)
@@ -260,6 +280,7 @@ func roleName(s raft.RaftState) string {
 
 // Close stops the replica's raft member (not the event store).
 func (r *Replica) Close() error {
+	r.closeOnce.Do(func() { close(r.closed) })
 	var err error
 	if r.raft != nil {
 		err = r.raft.Shutdown().Error()

@@ -83,7 +83,7 @@ func (s *Sim) sendIntent(by *simNode, amount uint64, intent []byte) error {
 	kv := events.KVEntry{Amount: amount, Intent: intent}
 	start := binary.BigEndian.Uint64(derive("sim-intent-nonce", s.cfg.Seed, s.deposits))
 	events.MineIntentPoW(s.params, &kv, start)
-	return by.node.SendIntent(kv)
+	return s.ignoreNotLeader(by, by.node.SendIntent(kv))
 }
 
 // squat has every intent-squat node register intents for the world's
@@ -107,7 +107,7 @@ func (s *Sim) squat() error {
 			} else {
 				kv.Nonce = badNonce(s.params, &kv, start)
 			}
-			if err := n.node.SendIntent(kv); err != nil {
+			if err := s.ignoreNotLeader(n, n.node.SendIntent(kv)); err != nil {
 				return err
 			}
 		}

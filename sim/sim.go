@@ -53,6 +53,9 @@ type Config struct {
 	// of TestKeys (nil: the committed ones, tss/testkeys).
 	TSS      bool
 	TestKeys fs.FS
+	// Replicas > 1 runs node 0 as that many HA replicas over real raft on
+	// loopback (replicas.go); not with TSS.
+	Replicas int
 }
 
 // Start is the virtual time every run starts at: ten minutes before a
@@ -109,6 +112,9 @@ func (c Config) validate() error {
 			return fmt.Errorf("sim: %s@%d: there are only %d nodes", f.Behaviour, f.Node, c.Nodes)
 		}
 	}
+	if c.Replicas > 1 && c.TSS {
+		return errors.New("sim: replicas run stand-in sessions only (not with --tss)")
+	}
 	if c.Drop < 0 || c.Drop >= 1 || c.DropTSS < 0 || c.DropTSS >= 1 {
 		return fmt.Errorf("sim: drop %v, tss drop %v: want 0 <= drop < 1", c.Drop, c.DropTSS)
 	}
@@ -134,6 +140,8 @@ type pendingFinish struct {
 	duty projections.Duty
 	// finished is the outcome of a real session; nil: a stand-in success.
 	finished *events.TSSSessionFinished
+	// epoch: node 0's leadership the session started under (replicas)
+	epoch int
 }
 
 // Sim is one run.
@@ -167,6 +175,9 @@ type Sim struct {
 	tss        *tssState
 	signatures int   // real signatures verified under the group key
 	err        error // the first failure inside a node's callback
+
+	replicas   *replicaSet // node 0's HA replicas (replicas.go)
+	replicaCfg node.Config
 
 	validated validationCache
 	chain     stakeChain // answers stake checks a step later (chain.go)
@@ -326,8 +337,7 @@ func (s *Sim) Open() error {
 				return fmt.Errorf("node %d: %w", sn.index, err)
 			}
 		}
-		var err error
-		sn.node, err = node.Open(dir, node.Config{
+		cfg := node.Config{
 			Params:       s.params,
 			Identity:     sn.key,
 			Publish:      func(m events.Signed) { s.publish(sn, m) },
@@ -338,12 +348,18 @@ func (s *Sim) Open() error {
 			TSS:          nodeTSS,
 			NoSync:       true,
 			Validate:     s.validated.validate,
-		})
+		}
+		var err error
+		if sn.index == 0 && s.cfg.Replicas > 1 {
+			err = s.openReplicas(sn, dir, cfg)
+		} else {
+			sn.node, err = node.Open(dir, cfg)
+		}
 		if err != nil {
 			return fmt.Errorf("node %d: %w", sn.index, err)
 		}
 		if s.key != nil {
-			if err := sn.node.Record(s.key); err != nil {
+			if err := s.recordAt(sn, s.key); err != nil {
 				return err
 			}
 		}
@@ -356,8 +372,9 @@ func (s *Sim) Open() error {
 
 // Close closes every node's log.
 func (s *Sim) Close() {
+	s.closeReplicas()
 	for _, n := range s.nodes {
-		if n.node != nil {
+		if n.node != nil && (n.index != 0 || s.replicas == nil) {
 			n.node.Close()
 		}
 	}
@@ -370,6 +387,9 @@ func stakeTx(i int) string { return fmt.Sprintf("stake-%d", i) }
 func (s *Sim) Step() error {
 	if s.err != nil {
 		return s.err
+	}
+	if err := s.settleReplicas(); err != nil {
+		return err
 	}
 	if s.timing.Lockstep {
 		return s.lockstepStep()
@@ -424,7 +444,10 @@ func (s *Sim) world() error {
 			}
 			continue
 		}
-		if err := s.nodes[f.node].node.Record(finished); err != nil {
+		if f.node == 0 && s.replicas != nil && f.epoch != s.replicas.epoch {
+			continue // its replica lost the lead: the next one recorded it failed
+		}
+		if err := s.recordAt(s.nodes[f.node], finished); err != nil {
 			return err
 		}
 		if s.confirmed[session] || finished.Outcome != events.OutcomeSuccess {
@@ -452,13 +475,13 @@ func (s *Sim) finishKeySession(f pendingFinish, finished *events.TSSSessionFinis
 	if finished.Outcome == events.OutcomeSuccess {
 		made := s.sessionKey(f.duty)
 		if i := slices.Index(f.duty.Signers, n.id); i >= 0 {
-			n.node.SetShare(made.key.KeyID, made.shares[i])
+			s.setShare(n, made.key.KeyID, made.shares[i])
 			own := *made.key
 			own.Session = f.duty.Session
 			evs = append(evs, &own)
 		}
 	}
-	return n.node.Record(evs...)
+	return s.recordAt(n, evs...)
 }
 
 // madeKey is a stand-in session's key and its members' shares.
@@ -514,7 +537,7 @@ func (s *Sim) frame() error {
 		if n.has(Frame) {
 			fake := &events.TSSSessionFinished{Session: sha512.Sum512_256([]byte("framed")), Outcome: events.OutcomeFailed,
 				Culprits: []events.PeerID{target}, Error: "a proof failure only the framer's own log claims"}
-			if err := n.node.Record(fake); err != nil {
+			if err := s.recordAt(n, fake); err != nil {
 				return err
 			}
 		}
@@ -539,8 +562,12 @@ func (s *Sim) startSession(n *simNode, d projections.Duty) {
 			}
 		})
 	}
+	epoch := 0
+	if n.index == 0 && s.replicas != nil {
+		epoch = s.noteStarted(d)
+	}
 	if s.tss == nil {
-		s.finishes = append(s.finishes, pendingFinish{at: s.now.Add(5 * time.Second), node: n.index, duty: d})
+		s.finishes = append(s.finishes, pendingFinish{at: s.now.Add(5 * time.Second), node: n.index, duty: d, epoch: epoch})
 	}
 }
 

@@ -168,7 +168,7 @@ func (s *Sim) scheduleTick(i int) {
 func (s *Sim) observe(ev events.Event) error {
 	for i, n := range s.nodes {
 		if s.timing.Lockstep {
-			if err := n.node.Record(ev); err != nil {
+			if err := s.recordAt(n, ev); err != nil {
 				return err
 			}
 			continue
@@ -216,11 +216,11 @@ func (s *Sim) realisticStep() error {
 		case arriveMessage:
 			n.node.Receive(a.msg)
 		case arriveFact:
-			if err := n.node.Record(a.fact); err != nil {
+			if err := s.recordAt(n, a.fact); err != nil {
 				return err
 			}
 		case arriveTick:
-			if err := n.node.Tick(a.local.Std()); err != nil {
+			if err := s.ignoreNotLeader(n, n.node.Tick(a.local.Std())); err != nil {
 				return err
 			}
 			s.scheduleTick(a.to)
@@ -250,7 +250,7 @@ func (s *Sim) lockstepStep() error {
 		return err
 	}
 	for _, n := range s.nodes {
-		if err := n.node.Tick(s.now.Std()); err != nil {
+		if err := s.ignoreNotLeader(n, n.node.Tick(s.now.Std())); err != nil {
 			return err
 		}
 	}
