@@ -16,6 +16,7 @@ import (
 // replica's log holds the same records under the same seqs.
 type fsm struct {
 	store *events.Store
+	files Files // nil: file entries are refused
 
 	mu    sync.Mutex
 	fatal error // the store refused a committed entry: the replica must stop
@@ -37,7 +38,8 @@ var _ raft.BatchingFSM = (*fsm)(nil)
 func (f *fsm) Apply(l *raft.Log) any { return f.ApplyBatch([]*raft.Log{l})[0] }
 
 // ApplyBatch appends the events of every new command entry in one
-// transaction of the store (one fsync for the batch).
+// transaction of the store (one fsync for the batch); a file entry is
+// written in its place in the order.
 func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	out := make([]any, len(logs))
 	if err := f.failed(); err != nil {
@@ -47,9 +49,32 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		return out
 	}
 	applied := f.store.RaftApplied()
-	var all []events.Encoded
-	counts := make([]int, len(logs))
+	var pending []events.Encoded
+	var waiting []int // entries whose events are pending, and their counts
+	var counts []int
 	var last uint64
+	flush := func() {
+		if len(pending) == 0 {
+			return
+		}
+		first, err := f.store.AppendReplicated(last, pending)
+		if err != nil {
+			err = fmt.Errorf("replica's log refused committed entries up to %d: %w", last, err)
+			f.mu.Lock()
+			f.fatal = err
+			f.mu.Unlock()
+		}
+		next := first
+		for k, i := range waiting {
+			if err != nil {
+				out[i] = applyResult{err: err}
+				continue
+			}
+			out[i] = applyResult{first: next}
+			next += uint64(counts[k])
+		}
+		pending, waiting, counts = pending[:0], waiting[:0], counts[:0]
+	}
 	for i, l := range logs {
 		if l.Type != raft.LogCommand {
 			continue
@@ -58,39 +83,47 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 			out[i] = applyResult{err: errReplayed}
 			continue
 		}
+		if len(l.Data) > 0 && l.Data[0] == fileVersion {
+			flush()
+			out[i] = applyResult{err: f.putFile(l.Data)}
+			continue
+		}
 		evs, err := decodeEntry(l.Data)
 		if err != nil {
 			// the same bytes fail alike on every replica: skipped by all
 			out[i] = applyResult{err: err}
 			continue
 		}
-		all = append(all, evs...)
-		counts[i] = len(evs)
+		pending = append(pending, evs...)
+		waiting = append(waiting, i)
+		counts = append(counts, len(evs))
 		last = l.Index
 	}
-	if len(all) == 0 {
-		return out
-	}
-	first, err := f.store.AppendReplicated(last, all)
+	flush()
+	return out
+}
+
+// putFile writes a replicated file; a replica that cannot is one that
+// would not hold the current key's share: it stops.
+func (f *fsm) putFile(entry []byte) error {
+	name, data, err := decodeFile(entry)
 	if err != nil {
-		err = fmt.Errorf("replica's log refused committed entries %d..%d: %w", logs[0].Index, last, err)
+		return err
+	}
+	if f.files == nil {
+		return errors.New("this replica keeps no replicated files")
+	}
+	if err := f.files.Check(name); err != nil {
+		return err // refused alike by every replica
+	}
+	if err := f.files.Put(name, data); err != nil {
+		err = fmt.Errorf("replicated file %s not written: %w", name, err)
 		f.mu.Lock()
 		f.fatal = err
 		f.mu.Unlock()
+		return err
 	}
-	next := first
-	for i, c := range counts {
-		if c == 0 {
-			continue
-		}
-		if err != nil {
-			out[i] = applyResult{err: err}
-			continue
-		}
-		out[i] = applyResult{first: next}
-		next += uint64(c)
-	}
-	return out
+	return nil
 }
 
 func (f *fsm) failed() error {
@@ -104,14 +137,14 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	if err := f.failed(); err != nil {
 		return nil, err
 	}
-	return &logSnapshot{store: f.store, applied: f.store.RaftApplied(), last: f.store.LastSeq()}, nil
+	return &logSnapshot{store: f.store, files: f.files, applied: f.store.RaftApplied(), last: f.store.LastSeq()}, nil
 }
 
 // Restore brings the log up to a snapshot's: the records it lacks are
 // appended; those it holds are left alone.
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	if err := restoreLog(f.store, rc); err != nil {
+	if err := restoreLog(f.store, f.files, rc); err != nil {
 		f.mu.Lock()
 		f.fatal = err
 		f.mu.Unlock()

@@ -48,6 +48,9 @@ type Config struct {
 	Dir string
 	// Store is the replica's event log, which the FSM appends to.
 	Store *events.Store
+	// Files are the files kept alike on every replica (the shares);
+	// nil: none.
+	Files Files
 	// Timeouts; zero takes the defaults above.
 	HeartbeatTimeout, ElectionTimeout, LeaderLeaseTimeout time.Duration
 	SnapshotThreshold, TrailingLogs                       uint64
@@ -91,7 +94,7 @@ func Open(cfg Config) (*Replica, error) {
 	if cfg.LogOutput == nil {
 		logger = hclog.NewNullLogger()
 	}
-	r := &Replica{cfg: cfg, fsm: &fsm{store: cfg.Store}, notify: make(chan bool, 64), closed: make(chan struct{})}
+	r := &Replica{cfg: cfg, fsm: &fsm{store: cfg.Store, files: cfg.Files}, notify: make(chan bool, 64), closed: make(chan struct{})}
 	var err error
 	fail := func(e error) (*Replica, error) {
 		r.closeParts()
@@ -174,17 +177,48 @@ func (r *Replica) Append(evs ...events.Event) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	began := time.Now()
+	res, err := r.apply(data)
+	if err != nil {
+		return 0, err
+	}
+	r.commitNanos.Store(int64(time.Since(began)))
+	return res.first, res.err
+}
+
+// PutFile writes a file (a new share) on every replica through raft; it
+// returns once the file is committed and written here.
+func (r *Replica) PutFile(name string, data []byte) error {
+	if r.cfg.Files == nil {
+		return errors.New("this replica keeps no replicated files")
+	}
+	if err := r.cfg.Files.Check(name); err != nil {
+		return err
+	}
+	entry, err := encodeFile(name, data)
+	if err != nil {
+		return err
+	}
+	res, err := r.apply(entry)
+	if err != nil {
+		return err
+	}
+	return res.err
+}
+
+// apply proposes one entry and waits for the FSM's answer to it.
+func (r *Replica) apply(data []byte) (applyResult, error) {
 	select {
 	case <-r.closed:
-		return 0, fmt.Errorf("%w: %v", events.ErrNotLeader, raft.ErrRaftShutdown)
+		return applyResult{}, fmt.Errorf("%w: %v", events.ErrNotLeader, raft.ErrRaftShutdown)
 	default:
 	}
-	began := time.Now()
 	f := r.raft.Apply(data, applyTimeout)
 	// raft's apply queue is buffered: an entry queued as raft shuts down
 	// is never answered, so a close ends the wait too
 	answer := make(chan error, 1)
 	go func() { answer <- f.Error() }()
+	var err error
 	select {
 	case err = <-answer:
 	case <-r.closed:
@@ -193,16 +227,15 @@ func (r *Replica) Append(evs ...events.Event) (uint64, error) {
 	if err != nil {
 		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) || errors.Is(err, raft.ErrRaftShutdown) ||
 			errors.Is(err, raft.ErrEnqueueTimeout) || errors.Is(err, raft.ErrLeadershipTransferInProgress) {
-			return 0, fmt.Errorf("%w: %v", events.ErrNotLeader, err)
+			return applyResult{}, fmt.Errorf("%w: %v", events.ErrNotLeader, err)
 		}
-		return 0, err
+		return applyResult{}, err
 	}
-	r.commitNanos.Store(int64(time.Since(began)))
 	res, ok := f.Response().(applyResult)
 	if !ok {
-		return 0, errors.New("raft: no answer from the log")
+		return applyResult{}, errors.New("raft: no answer from the log")
 	}
-	return res.first, res.err
+	return res, nil
 }
 
 // Leadership reports this replica's gains (true) and losses (false) of

@@ -60,7 +60,7 @@ func (c *testCluster) start(i int) {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	cfg := Config{ID: fmt.Sprint("r", i), Bind: c.addrs[i], Dir: filepath.Join(c.dir, fmt.Sprint(i), "raft"), Store: store}
+	cfg := Config{ID: fmt.Sprint("r", i), Bind: c.addrs[i], Dir: filepath.Join(c.dir, fmt.Sprint(i), "raft"), Store: store, Files: c.files(i)}
 	for j, a := range c.addrs {
 		if j != i {
 			cfg.Others = append(cfg.Others, Member{ID: fmt.Sprint("r", j), Addr: a})
@@ -74,6 +74,10 @@ func (c *testCluster) start(i int) {
 		c.t.Fatal(err)
 	}
 	c.stores[i], c.replicas[i] = store, r
+}
+
+func (c *testCluster) files(i int) DirFiles {
+	return DirFiles{Dir: filepath.Join(c.dir, fmt.Sprint(i), "shares"), Suffix: ".share"}
 }
 
 func (c *testCluster) stop(i int) {
@@ -242,3 +246,46 @@ func TestIsolatedLeaderCannotAppendAndStepsDown(t *testing.T) {
 }
 
 func removeAll(dir string) error { return os.RemoveAll(dir) }
+
+// A share written at the leader reaches every replica: the live ones
+// through raft, one restored from nothing through the snapshot.
+func TestSharesReachEveryReplica(t *testing.T) {
+	c := newTestCluster(t, 3, func(cfg *Config) { cfg.SnapshotThreshold, cfg.TrailingLogs = 16, 4 })
+	c.appendTicks(0, 5)
+	share := []byte("sealed share bytes")
+	if err := c.replicas[c.leader()].PutFile("abc.share", share); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"../x.share", "x.txt", ".share", "a/b.share"} {
+		if err := c.replicas[c.leader()].PutFile(bad, share); err == nil {
+			t.Fatalf("file %q replicated", bad)
+		}
+	}
+	c.appendTicks(5, 5)
+	c.waitSame(10)
+	for i := range c.replicas {
+		if got, err := c.files(i).Get("abc.share"); err != nil || string(got) != string(share) {
+			t.Fatalf("replica %d: share %q, %v", i, got, err)
+		}
+	}
+	lost := (c.leader() + 1) % 3
+	c.stop(lost)
+	c.appendTicks(10, 100)
+	for i, r := range c.replicas {
+		if r != nil && i != lost {
+			if err := r.Snapshot(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	c.appendTicks(110, 10)
+	if err := removeAll(filepath.Join(c.dir, fmt.Sprint(lost))); err != nil {
+		t.Fatal(err)
+	}
+	c.start(lost)
+	c.appendTicks(120, 5)
+	c.waitSame(125)
+	if got, err := c.files(lost).Get("abc.share"); err != nil || string(got) != string(share) {
+		t.Fatalf("restored replica: share %q, %v", got, err)
+	}
+}

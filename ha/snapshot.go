@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/hashicorp/raft"
 
@@ -16,9 +17,10 @@ import (
 // A snapshot is the whole event log up to a seq:
 //
 //	magic | raft index applied (uint64) | last seq (uint64) | last × (len uint32 | record)
+//	      | files (uint32) | files × (name len uint8 | name | len uint32 | data)
 //
 // each record in the store's own form (events.AppendRecord, with its
-// checksum). Raft keeps its own log short by taking one every
+// checksum), then the replicated files (the shares). Raft keeps its own log short by taking one every
 // SnapshotThreshold entries; the node's log loses nothing by it.
 const snapshotMagic = "metanode-raft-log-v1\n"
 
@@ -27,6 +29,7 @@ const restoreBatch = 4096
 
 type logSnapshot struct {
 	store         *events.Store
+	files         Files
 	applied, last uint64
 }
 
@@ -58,6 +61,9 @@ func (s *logSnapshot) write(sink io.Writer) error {
 			return fmt.Errorf("snapshot of the log: %w", err)
 		}
 	}
+	if err := writeFiles(w, s.files); err != nil {
+		return fmt.Errorf("snapshot of the files: %w", err)
+	}
 	return w.Flush()
 }
 
@@ -66,8 +72,15 @@ func (s *logSnapshot) Release() {}
 // restoreLog appends to store the records of a snapshot it lacks. The
 // record at the log's own end must be the snapshot's: a log that differs
 // from the cluster's is refused, never patched.
-func restoreLog(store *events.Store, r io.Reader) error {
+func restoreLog(store *events.Store, files Files, r io.Reader) error {
 	br := bufio.NewReaderSize(r, 1<<20)
+	if err := restoreRecords(store, br); err != nil {
+		return err
+	}
+	return readFiles(br, files)
+}
+
+func restoreRecords(store *events.Store, br *bufio.Reader) error {
 	head := make([]byte, len(snapshotMagic)+16)
 	if _, err := io.ReadFull(br, head); err != nil {
 		return fmt.Errorf("snapshot header: %w", err)
@@ -175,4 +188,74 @@ func readFrame(br *bufio.Reader) ([]byte, error) {
 	raw := make([]byte, n)
 	_, err := io.ReadFull(br, raw)
 	return raw, err
+}
+
+// writeFiles appends the replicated files (those still there) to a
+// snapshot.
+func writeFiles(w io.Writer, files Files) error {
+	var names []string
+	if files != nil {
+		var err error
+		if names, err = files.List(); err != nil {
+			return err
+		}
+	}
+	var datas [][]byte
+	var kept []string
+	for _, name := range names {
+		data, err := files.Get(name)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // erased meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		kept, datas = append(kept, name), append(datas, data)
+	}
+	buf := binary.BigEndian.AppendUint32(nil, uint32(len(kept)))
+	for i, name := range kept {
+		entry, err := encodeFile(name, datas[i])
+		if err != nil {
+			return err
+		}
+		buf = append(buf, entry[1:]...) // without the entry's version byte
+	}
+	_, err := w.Write(buf)
+	return err
+}
+
+// readFiles writes a snapshot's files.
+func readFiles(br *bufio.Reader, files Files) error {
+	var count [4]byte
+	if _, err := io.ReadFull(br, count[:]); err != nil {
+		return fmt.Errorf("snapshot files: %w", err)
+	}
+	for range binary.BigEndian.Uint32(count[:]) {
+		var n [1]byte
+		if _, err := io.ReadFull(br, n[:]); err != nil {
+			return fmt.Errorf("snapshot file: %w", err)
+		}
+		name := make([]byte, n[0])
+		var size [4]byte
+		if _, err := io.ReadFull(br, name); err != nil {
+			return fmt.Errorf("snapshot file: %w", err)
+		}
+		if _, err := io.ReadFull(br, size[:]); err != nil {
+			return fmt.Errorf("snapshot file: %w", err)
+		}
+		if binary.BigEndian.Uint32(size[:]) > maxFile {
+			return fmt.Errorf("snapshot file %q: too large", name)
+		}
+		data := make([]byte, binary.BigEndian.Uint32(size[:]))
+		if _, err := io.ReadFull(br, data); err != nil {
+			return fmt.Errorf("snapshot file: %w", err)
+		}
+		if files == nil {
+			return errors.New("snapshot holds files, and this replica keeps none")
+		}
+		if err := files.Put(string(name), data); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -149,7 +149,22 @@ type ShareStore struct {
 	// writes: one file written or erased at a time, so two loads that
 	// both rewrite a format 1 file never share its temporary file
 	writes sync.Mutex
+	// replicate, if set, carries every share saved to the node's other
+	// replicas (ReplicateWith)
+	replicate func(name string, sealed []byte) error
 }
+
+// ShareSuffix ends every share file's name.
+const ShareSuffix = shareSuffix
+
+// Dir is the store's directory.
+func (s *ShareStore) Dir() string { return s.dir }
+
+// ReplicateWith makes Save hand every share it wrote, sealed as on disk,
+// to fn (an HA node's raft: ha.Replica.PutFile), and fail unless fn
+// succeeds: a share that only the leading replica held would be lost to
+// the node at its next failover. Set it before the store is used.
+func (s *ShareStore) ReplicateWith(fn func(name string, sealed []byte) error) { s.replicate = fn }
 
 // OpenShareStore opens (creating it, mode 0700) the store in dir. The
 // passphrase comes from the operator (a prompt or a key file); an empty
@@ -344,6 +359,15 @@ func (s *ShareStore) Save(keyID events.Hash, data *keygen.LocalPartySaveData) er
 	}
 	if err := s.sealFile(s.path(keyID), labelShare, bind, data); err != nil {
 		return fmt.Errorf("share store: %w", err)
+	}
+	if s.replicate != nil {
+		sealed, err := os.ReadFile(s.path(keyID))
+		if err != nil {
+			return fmt.Errorf("share store: %w", err)
+		}
+		if err := s.replicate(filepath.Base(s.path(keyID)), sealed); err != nil {
+			return fmt.Errorf("share store: the share did not reach the other replicas: %w", err)
+		}
 	}
 	return nil
 }

@@ -409,3 +409,29 @@ func TestPreParamsPool(t *testing.T) {
 		t.Fatalf("pool holds %d after taking all", n)
 	}
 }
+
+// An HA node's share store hands each share it saves, sealed as on disk,
+// to its replicas; when they cannot take it, the save fails.
+func TestShareStoreReplicates(t *testing.T) {
+	keys, _ := upstream(t)
+	dir := t.TempDir()
+	store := testStore(t, dir, "correct horse", eventstest.Peer(0))
+	var gotName string
+	var gotData []byte
+	store.ReplicateWith(func(name string, sealed []byte) error {
+		gotName, gotData = name, sealed
+		return nil
+	})
+	keyID := eventstest.Hash("key one")
+	if err := store.Save(keyID, &keys[0]); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(filepath.Join(dir, keyID.String()+tss.ShareSuffix))
+	if gotName != keyID.String()+tss.ShareSuffix || !bytes.Equal(gotData, raw) {
+		t.Fatalf("replicated %q (%d bytes), want the file as written (%d bytes)", gotName, len(gotData), len(raw))
+	}
+	store.ReplicateWith(func(string, []byte) error { return errors.New("no quorum") })
+	if err := store.Save(keyID, &keys[0]); err == nil {
+		t.Fatal("a save the replicas did not take succeeded")
+	}
+}
