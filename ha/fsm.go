@@ -17,6 +17,8 @@ import (
 type fsm struct {
 	store *events.Store
 	files Files // nil: file entries are refused
+	// restored is told of every installed snapshot
+	restored func()
 
 	mu    sync.Mutex
 	fatal error // the store refused a committed entry: the replica must stop
@@ -144,11 +146,13 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 // appended; those it holds are left alone.
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
+	// a failure leaves a prefix of the snapshot's log, which raft's
+	// retry (or an older snapshot) completes
 	if err := restoreLog(f.store, f.files, rc); err != nil {
-		f.mu.Lock()
-		f.fatal = err
-		f.mu.Unlock()
 		return err
+	}
+	if f.restored != nil {
+		f.restored()
 	}
 	return nil
 }

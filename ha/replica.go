@@ -51,6 +51,10 @@ type Config struct {
 	// Files are the files kept alike on every replica (the shares);
 	// nil: none.
 	Files Files
+	// Restored, if set, is told when a snapshot was installed: its files
+	// may include shares this replica had erased since (the node checks
+	// its erasures again).
+	Restored func()
 	// Timeouts; zero takes the defaults above.
 	HeartbeatTimeout, ElectionTimeout, LeaderLeaseTimeout time.Duration
 	SnapshotThreshold, TrailingLogs                       uint64
@@ -94,7 +98,7 @@ func Open(cfg Config) (*Replica, error) {
 	if cfg.LogOutput == nil {
 		logger = hclog.NewNullLogger()
 	}
-	r := &Replica{cfg: cfg, fsm: &fsm{store: cfg.Store, files: cfg.Files}, notify: make(chan bool, 64), closed: make(chan struct{})}
+	r := &Replica{cfg: cfg, fsm: &fsm{store: cfg.Store, files: cfg.Files, restored: cfg.Restored}, notify: make(chan bool, 64), closed: make(chan struct{})}
 	var err error
 	fail := func(e error) (*Replica, error) {
 		r.closeParts()
@@ -128,6 +132,13 @@ func Open(cfg Config) (*Replica, error) {
 	if !existing {
 		if cfg.Store.LastSeq() > 0 && cfg.Store.RaftApplied() == 0 {
 			return fail(fmt.Errorf("the log %s was written by a node without raft (%d events): a replica starts from an empty log", cfg.Store.Path(), cfg.Store.LastSeq()))
+		}
+		if cfg.Store.LastSeq() > 0 {
+			// raft's own files are gone and the log is not: a new cluster
+			// would count indexes from 1 again, and the log would take
+			// the entries it believes it holds for old ones
+			return fail(fmt.Errorf("%s holds no raft state, but the log %s holds %d replicated events: restore %s, or move the log away to start this replica from nothing",
+				cfg.Dir, cfg.Store.Path(), cfg.Store.LastSeq(), cfg.Dir))
 		}
 		servers := []raft.Server{{ID: conf.LocalID, Address: raft.ServerAddress(r.layer.Addr().String())}}
 		for _, m := range cfg.Others {

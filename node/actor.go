@@ -124,7 +124,9 @@ func (n *Node) stepped(s *session, out []tss.Outgoing) {
 		if err == nil {
 			err = n.finishIfDone(s, &fx)
 		}
-		if err != nil && !errors.Is(err, events.ErrClosed) && n.receiveErr == nil {
+		if errors.Is(err, events.ErrNotLeader) {
+			fx = effects{} // fenced
+		} else if err != nil && !errors.Is(err, events.ErrClosed) && n.receiveErr == nil {
 			n.receiveErr = err // the next Tick reports it
 		}
 	}

@@ -429,7 +429,10 @@ func (n *Node) apply(fx *effects) {
 // session's outcome, a published key) in one append.
 func (n *Node) Record(evs ...events.Event) error {
 	n.mu.Lock()
-	err := n.recordAll(evs)
+	err := events.ErrNotLeader
+	if n.leading || n.cfg.Replicated == nil {
+		err = n.recordAll(evs)
+	}
 	n.mu.Unlock()
 	n.eraseIfDue()
 	return err
@@ -440,6 +443,12 @@ func (n *Node) recordAll(evs []events.Event) error {
 		return nil
 	}
 	first, err := n.log.Append(evs...)
+	if errors.Is(err, events.ErrNotLeader) {
+		// fenced: the replica lost the lead (perhaps only for a moment,
+		// and its entry may yet be committed); it runs nothing more until
+		// its shell makes it Lead again, from its log
+		n.leading = false
+	}
 	if err != nil {
 		return err
 	}
@@ -695,6 +704,10 @@ func (n *Node) sendMessage(typ string, body any, fx *effects) error {
 // without one no node, this one included, lets the intent count.
 func (n *Node) SendIntent(kv events.KVEntry) error {
 	n.mu.Lock()
+	if !n.leading && n.cfg.Replicated != nil {
+		n.mu.Unlock()
+		return events.ErrNotLeader
+	}
 	m, err := n.send(events.TypeKVEntry, &kv)
 	n.mu.Unlock()
 	if err != nil {
@@ -754,7 +767,10 @@ func (n *Node) receive(evs []events.Event, fx *effects) {
 	for _, ev := range evs {
 		switch e := ev.(type) {
 		case *events.TSSMessageReceived:
-			if err := n.receiveTSS(&e.Msg, fx); err != nil {
+			if err := n.receiveTSS(&e.Msg, fx); errors.Is(err, events.ErrNotLeader) {
+				*fx = effects{}
+				return
+			} else if err != nil {
 				n.receiveErr = err
 			}
 		case *events.CulpritReportReceived:

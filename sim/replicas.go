@@ -50,6 +50,10 @@ type replicaSet struct {
 	// killCommitted: after its append committed (before it returns)
 	killIn        int
 	killCommitted bool
+	// flap: instead of a kill, the append commits and the replica hears
+	// it lost the lead (raft's ErrLeadershipLost) while it still leads
+	flap          bool
+	flaps         int
 	kills         int
 	partitions    int
 	failovers     []time.Duration // wall time from loss to the new leader's Lead
@@ -71,7 +75,7 @@ type replicaSet struct {
 
 // ReplicaReport is what a replicated run saw.
 type ReplicaReport struct {
-	Kills, Partitions int
+	Kills, Partitions, Flaps int
 	Failovers         []time.Duration
 	// SessionsStartedTwice: node 0 sessions whose start the shell was told
 	// of twice; DoubleSent: (type, round) pairs node 0 published two
@@ -130,7 +134,10 @@ func (s *Sim) startMember(sn *simNode, m *replicaMember, cfg node.Config) error 
 	if err != nil {
 		return err
 	}
-	hcfg := ha.Config{ID: fmt.Sprint("replica-", m.index), Bind: m.addr, Dir: filepath.Join(m.dir, "raft"), Store: store, NoSync: true}
+	// small snapshots: restarts restore their own, and a replica far
+	// behind installs the leader's
+	hcfg := ha.Config{ID: fmt.Sprint("replica-", m.index), Bind: m.addr, Dir: filepath.Join(m.dir, "raft"), Store: store, NoSync: true,
+		SnapshotThreshold: 64, TrailingLogs: 16, SnapshotInterval: 200 * time.Millisecond}
 	for _, o := range rs.members {
 		if o != m {
 			hcfg.Others = append(hcfg.Others, ha.Member{ID: fmt.Sprint("replica-", o.index), Addr: o.addr})
@@ -178,6 +185,19 @@ func (l *killableLog) Append(evs ...events.Event) (uint64, error) {
 		rs.killIn--
 		armed = false
 	}
+	if armed && rs.flap {
+		first, err := l.r.Append(evs...)
+		if err == nil {
+			for i, ev := range evs {
+				body, _ := events.EncodeEvent(nil, ev)
+				rs.committed[first+uint64(i)] = sha512.Sum512_256(body)
+			}
+		}
+		rs.killIn, rs.flap = -1, false
+		rs.flaps++
+		rs.lostAt = time.Now()
+		return 0, fmt.Errorf("%w: leadership lost (its entry committed all the same)", events.ErrNotLeader)
+	}
 	if armed && !rs.killCommitted {
 		l.s.kill(l.m)
 		return 0, fmt.Errorf("%w: killed", events.ErrNotLeader)
@@ -213,7 +233,16 @@ func (s *Sim) kill(m *replicaMember) {
 // it is committed.
 func (s *Sim) KillLeader(after int, committed bool) {
 	if s.replicas != nil {
-		s.replicas.killIn, s.replicas.killCommitted = after, committed
+		s.replicas.killIn, s.replicas.killCommitted, s.replicas.flap = after, committed, false
+	}
+}
+
+// FlapLeader arms a flap of node 0's leader replica: after `after` more
+// appends, one commits but the replica is told it lost the lead, and it
+// is elected again at once (or not).
+func (s *Sim) FlapLeader(after int) {
+	if s.replicas != nil {
+		s.replicas.killIn, s.replicas.flap = after, true
 	}
 }
 
@@ -445,7 +474,7 @@ func (s *Sim) CheckReplicas() (*ReplicaReport, error) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	report := &ReplicaReport{Kills: rs.kills, Partitions: rs.partitions, Failovers: rs.failovers,
+	report := &ReplicaReport{Kills: rs.kills, Partitions: rs.partitions, Flaps: rs.flaps, Failovers: rs.failovers,
 		DoubleSent: rs.doubleSent, Committed: len(rs.committed)}
 	for _, m := range rs.members {
 		report.SentWhileCut += m.sentWhileCut
@@ -468,7 +497,11 @@ func (s *Sim) CheckReplicas() (*ReplicaReport, error) {
 			return report, fmt.Errorf("replica %d's log has %d events, replica 0's %d", m.index, res.LastB, res.LastA)
 		}
 		starts := map[events.Hash]int{}
+		finished := map[events.Hash]bool{}
 		err = m.store.ForEachChunked(1, 0, func(seq uint64, ev events.Event) error {
+			if fin, ok := ev.(*events.TSSSessionFinished); ok {
+				finished[fin.Session] = true
+			}
 			if want, ok := rs.committed[seq]; ok {
 				body, _ := events.EncodeEvent(nil, ev)
 				if sha512.Sum512_256(body) != want {
@@ -484,6 +517,14 @@ func (s *Sim) CheckReplicas() (*ReplicaReport, error) {
 		})
 		if err != nil {
 			return report, err
+		}
+		// a session committed as started either ran (the shell heard of
+		// it) or was recorded failed by the next leader: none is left
+		// started and never run
+		for session := range starts {
+			if !finished[session] && rs.started[session] == 0 {
+				return report, fmt.Errorf("replica %d: session %s committed as started, never run, never finished", m.index, session.String()[:12])
+			}
 		}
 		if m.store.LastSeq() < maxKey(rs.committed) {
 			return report, fmt.Errorf("replica %d's log ends at %d before a committed append (%d)", m.index, m.store.LastSeq(), maxKey(rs.committed))

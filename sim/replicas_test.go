@@ -57,11 +57,13 @@ func replicaFailover(t *testing.T, seed uint64) {
 					midSession++
 				}
 				at = at[1:]
-				switch k := rng.IntN(4); k {
+				switch k := rng.IntN(5); k {
 				case 0:
 					s.PartitionLeader()
+				case 1:
+					s.FlapLeader(rng.IntN(12))
 				default:
-					s.KillLeader(rng.IntN(12), k == 1)
+					s.KillLeader(rng.IntN(12), k == 2)
 				}
 			}
 		}
@@ -77,10 +79,10 @@ func replicaFailover(t *testing.T, seed uint64) {
 		t.Fatal(err)
 	}
 	res := s.Result()
-	t.Logf("kills %d, partitions %d, mid-session %d, committed appends %d, failovers (wall) %v, rounds signed %d (%d after the last failover)",
-		report.Kills, report.Partitions, midSession, report.Committed, report.Failovers, res.Signed, res.Signed-signedBefore)
-	if got := report.Kills + report.Partitions; got < failovers {
-		t.Errorf("%d kills and partitions happened, want %d", got, failovers)
+	t.Logf("kills %d, partitions %d, flaps %d, mid-session %d, committed appends %d, failovers (wall) %v, rounds signed %d (%d after the last failover)",
+		report.Kills, report.Partitions, report.Flaps, midSession, report.Committed, report.Failovers, res.Signed, res.Signed-signedBefore)
+	if got := report.Kills + report.Partitions + report.Flaps; got < failovers {
+		t.Errorf("%d kills, partitions and flaps happened, want %d", got, failovers)
 	}
 	if len(report.Failovers) < failovers {
 		t.Errorf("%d failovers, want %d", len(report.Failovers), failovers)
