@@ -36,6 +36,9 @@ func overrideFlags() []cli.Flag {
 		&cli.UintFlag{Name: "tss-argon2-threads", Usage: "[tss] argon2_threads (at least 4)", EnvVars: envName("tss-argon2-threads")},
 		&cli.StringFlag{Name: "chain-url", Usage: "[chain] url", EnvVars: envName("chain-url")},
 		&cli.StringFlag{Name: "chain-stake-tx", Usage: "[chain] stake_tx", EnvVars: envName("chain-stake-tx")},
+		&cli.StringFlag{Name: "raft-id", Usage: "[raft] id (this replica's)", EnvVars: envName("raft-id")},
+		&cli.StringFlag{Name: "raft-bind", Usage: "[raft] bind (host:port)", EnvVars: envName("raft-bind")},
+		&cli.StringSliceFlag{Name: "raft-replicas", Usage: "[raft] replicas (id@host:port; repeat for more)", EnvVars: envName("raft-replicas")},
 	}
 }
 
@@ -53,6 +56,8 @@ func applyOverrides(c *cli.Context, cfg *daemon.Config) {
 	set("tss-passphrase-file", &cfg.TSS.PassphraseFile)
 	set("chain-url", &cfg.Chain.URL)
 	set("chain-stake-tx", &cfg.Chain.StakeTx)
+	set("raft-id", &cfg.Raft.ID)
+	set("raft-bind", &cfg.Raft.Bind)
 	setUint := func(name string, dst *uint32) {
 		if c.IsSet(name) {
 			*dst = uint32(min(c.Uint(name), math.MaxUint32))
@@ -66,6 +71,9 @@ func applyOverrides(c *cli.Context, cfg *daemon.Config) {
 	}
 	if c.IsSet("p2p-peers") {
 		cfg.P2P.Peers = c.StringSlice("p2p-peers")
+	}
+	if c.IsSet("raft-replicas") {
+		cfg.Raft.Replicas = c.StringSlice("raft-replicas")
 	}
 }
 
