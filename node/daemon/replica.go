@@ -116,7 +116,7 @@ func (d *daemon) followOrLead(ctx context.Context, n *node.Node, p *replicaParts
 	var last ha.Status
 	noteRole := func() {
 		st := replica.Status()
-		if st.Role == last.Role && st.LeaderID == last.LeaderID {
+		if st.Role == last.Role && st.LeaderID == last.LeaderID && st.Term == last.Term {
 			return
 		}
 		if st.LeaderID != last.LeaderID && st.LeaderID != "" {
@@ -144,10 +144,22 @@ func (d *daemon) followOrLead(ctx context.Context, n *node.Node, p *replicaParts
 			}
 			return nil
 		case gained := <-replica.Leadership():
+			// act on raft's state now: a gain already lost again (still
+			// queued, or lost while a barrier waited) steps down first
+			lostSince := !gained
+			for more := true; more; {
+				select {
+				case g := <-replica.Leadership():
+					lostSince = lostSince || !g
+				default:
+					more = false
+				}
+			}
 			noteRole()
-			if !gained {
+			if lostSince {
 				stepDown("raft: lost the lead")
-			} else if cur == nil {
+			}
+			if cur == nil && replica.IsLeader() {
 				err = tryLead()
 			}
 		case <-lost:
