@@ -20,6 +20,10 @@ import (
 // until raft makes it the leader; then it runs the node's duties (the
 // p2p host, the clock, the chain watcher, the receive and send loops)
 // under a context of their own, which ends when it loses the lead.
+//
+// Known gap: a keygen or regroup that this replica leads writes the new
+// share into its own share store only (HOME/shares); the other replicas
+// hold none of the new key until an operator copies shares/ to them.
 
 // leadBarrier bounds a new leader's wait for every committed entry to be
 // in its log before it runs.
