@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -38,7 +39,7 @@ func overrideFlags() []cli.Flag {
 		&cli.StringFlag{Name: "chain-stake-tx", Usage: "[chain] stake_tx", EnvVars: envName("chain-stake-tx")},
 		&cli.StringFlag{Name: "raft-id", Usage: "[raft] id (this replica's)", EnvVars: envName("raft-id")},
 		&cli.StringFlag{Name: "raft-bind", Usage: "[raft] bind (host:port)", EnvVars: envName("raft-bind")},
-		&cli.StringSliceFlag{Name: "raft-replicas", Usage: "[raft] replicas (id@host:port; repeat for more)", EnvVars: envName("raft-replicas")},
+		&cli.StringSliceFlag{Name: "raft-replicas", Usage: "[raft] replicas (id@host:port; repeat, or separate with commas)", EnvVars: envName("raft-replicas")},
 	}
 }
 
@@ -73,7 +74,16 @@ func applyOverrides(c *cli.Context, cfg *daemon.Config) {
 		cfg.P2P.Peers = c.StringSlice("p2p-peers")
 	}
 	if c.IsSet("raft-replicas") {
-		cfg.Raft.Replicas = c.StringSlice("raft-replicas")
+		// commas too: METANODE_RAFT_REPLICAS holds the list in one value
+		// (the app splits no slice flag, for --partition's sake)
+		cfg.Raft.Replicas = nil
+		for _, v := range c.StringSlice("raft-replicas") {
+			for _, r := range strings.Split(v, ",") {
+				if r = strings.TrimSpace(r); r != "" {
+					cfg.Raft.Replicas = append(cfg.Raft.Replicas, r)
+				}
+			}
+		}
 	}
 }
 
