@@ -3,9 +3,12 @@ package devnet_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,10 +17,12 @@ import (
 	"github.com/metanode/metanode/node/api"
 )
 
-// shortRounds makes signing rounds 30 s long, so the test sees several.
+// shortRounds makes signing rounds 20 s long, so the test sees several
+// in little time: a 3-signer session takes 1-3 s here, well within the
+// 7 s between the check phase and the deadline.
 func shortRounds(p *events.Params) {
 	p.SigningEpoch, p.ProposalPhase, p.SigningSetPhase, p.CheckPhase, p.SigningDeadline =
-		30*time.Second, 5*time.Second, 10*time.Second, 15*time.Second, 28*time.Second
+		20*time.Second, 4*time.Second, 8*time.Second, 12*time.Second, 19*time.Second
 }
 
 // signedAfter says whether node i's API lists a round after round r that
@@ -32,6 +37,20 @@ func signedAfter(d *devnet.Devnet, i int, r int64) bool {
 	})
 }
 
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(body)
+}
+
 // TestHAFailover: node-0 runs as three raft replicas in a network of five
 // real processes. A round signs with node-0's leader among the signers
 // (node-0, the most senior, is in every threshold set); the leader is
@@ -41,6 +60,7 @@ func signedAfter(d *devnet.Devnet, i int, r int64) bool {
 // every process stops cleanly, and the replicas' logs agree.
 func TestHAFailover(t *testing.T) {
 	d := setup(t, devnet.Config{Nodes: 5, DepositEvery: 3 * time.Second, Replicas: 3, Tune: shortRounds})
+	started := time.Now()
 	if err := d.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -55,6 +75,12 @@ func TestHAFailover(t *testing.T) {
 	if err := d.GetJSON(context.Background(), leader, "/api/v1/status", &before); err != nil {
 		t.Fatal(err)
 	}
+	var early api.Rounds
+	_ = d.GetJSON(context.Background(), 1, "/api/v1/rounds?limit=8", &early)
+	for _, r := range early.Rounds {
+		t.Logf("node-1 round %d %s: %s %s", r.Number, r.Start, r.Outcome, r.Reason)
+	}
+	t.Logf("%s leads; a round signed %v after the start (current round %d)", d.Nodes[leader].Name, time.Since(started).Round(time.Second), before.Round.Number)
 	for _, j := range d.Replicas() {
 		var st api.Status
 		if err := d.GetJSON(context.Background(), j, "/api/v1/status", &st); err != nil {
@@ -89,11 +115,16 @@ func TestHAFailover(t *testing.T) {
 	waitFor(t, d, 3*time.Minute, fmt.Sprintf("a round after %d signed by node-0's new leader %s", before.Round.Number, d.Nodes[next].Name), func() bool {
 		return signedAfter(d, next, before.Round.Number)
 	})
+	t.Logf("a round signed by %s %v after the kill", d.Nodes[next].Name, time.Since(killedAt).Round(time.Second))
 	waitFor(t, d, 30*time.Second, "the restarted replica follows the new leader", func() bool {
 		var st api.Status
 		return d.GetJSON(context.Background(), killed, "/api/v1/status", &st) == nil &&
 			st.Raft != nil && st.Raft.Role == "follower" && st.Raft.LeaderID == d.Nodes[next].RaftID
 	})
+	if body := get(t, "http://"+d.Nodes[next].Metrics+"/metrics"); !strings.Contains(body, "\nmetanode_raft_leader 1\n") ||
+		!strings.Contains(body, "metanode_raft_commit_seconds_count") {
+		t.Errorf("%s's metrics do not show it leading", d.Nodes[next].Name)
+	}
 	var peers api.Peers
 	if err := d.GetJSON(context.Background(), 1, "/api/v1/peers", &peers); err != nil {
 		t.Fatal(err)
