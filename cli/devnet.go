@@ -26,7 +26,9 @@ func devnetCommand() *cli.Command {
 			"the confirmation of every tx whose signature verifies under the vault key. The network\n" +
 			"starts on the built-in test key of its committee (5/2, 7/4, 10/6). A live table shows each\n" +
 			"node's state from its REST API; Ctrl-C stops every node cleanly. Inspect a node with\n" +
-			"`metanode query rounds --log DIR/node-0/log` or curl its API.",
+			"`metanode query rounds --log DIR/node-0/log` or curl its API. --replicas 3 runs node-0 as\n" +
+			"three HA replica processes (node-0, node-0b, node-0c: one identity, raft between them);\n" +
+			"the table shows which leads.",
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "nodes", Value: 5, Usage: "how many nodes: 5, 7 or 10 (the test keys' committees)", EnvVars: envName("devnet-nodes")},
 			&cli.StringFlag{Name: "dir", Value: ".devnet", Usage: "where the nodes keep their homes", EnvVars: envName("devnet-dir")},
