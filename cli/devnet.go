@@ -26,7 +26,9 @@ func devnetCommand() *cli.Command {
 			"the confirmation of every tx whose signature verifies under the vault key. The network\n" +
 			"starts on the built-in test key of its committee (5/2, 7/4, 10/6). A live table shows each\n" +
 			"node's state from its REST API; Ctrl-C stops every node cleanly. Inspect a node with\n" +
-			"`metanode query rounds --log DIR/node-0/log` or curl its API.",
+			"`metanode query rounds --log DIR/node-0/log` or curl its API. --replicas 3 runs node-0 as\n" +
+			"three HA replica processes (node-0, node-0b, node-0c: one identity, raft between them);\n" +
+			"the table shows which leads.",
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "nodes", Value: 5, Usage: "how many nodes: 5, 7 or 10 (the test keys' committees)", EnvVars: envName("devnet-nodes")},
 			&cli.StringFlag{Name: "dir", Value: ".devnet", Usage: "where the nodes keep their homes", EnvVars: envName("devnet-dir")},
@@ -37,6 +39,7 @@ func devnetCommand() *cli.Command {
 			&cli.DurationFlag{Name: "status-every", Value: 10 * time.Second, Usage: "how often to print the nodes' table", EnvVars: envName("devnet-status-every")},
 			&cli.StringFlag{Name: "byzantine", Usage: "faulty nodes as `KIND@INDEX,...` (" + devnetBehaviours() + ")", EnvVars: envName("devnet-byzantine")},
 			&cli.StringFlag{Name: "bin", Usage: "the metanode binary the nodes run (default: this one)", EnvVars: envName("devnet-bin")},
+			&cli.IntFlag{Name: "replicas", Value: 1, Usage: "run node-0 as this many HA replicas (3 or more; raft on PORT+320+k): homes node-0, node-0b, node-0c...", EnvVars: envName("devnet-replicas")},
 		},
 		Action: runDevnet,
 	}
@@ -60,7 +63,7 @@ func runDevnet(c *cli.Context) error {
 		}
 	}
 	d, err := devnet.Setup(devnet.Config{Nodes: c.Int("nodes"), Dir: dir, Binary: bin, BasePort: c.Int("base-port"),
-		DepositEvery: c.Duration("deposit-every"), Byzantine: byzantine})
+		DepositEvery: c.Duration("deposit-every"), Byzantine: byzantine, Replicas: c.Int("replicas")})
 	if err != nil {
 		return err
 	}
@@ -74,8 +77,12 @@ func runDevnet(c *cli.Context) error {
 	fmt.Fprintf(w, "devnet: %d metanode processes (t=%d, test key) in %s; chain at %s; Ctrl-C stops\n",
 		len(d.Nodes), d.Genesis.Threshold, dir, d.ChainURL)
 	for _, n := range d.Nodes {
-		fmt.Fprintf(w, "  node-%d %s  api http://%s/api/v1/status  metrics http://%s/metrics  log %s\n",
-			n.Index, n.Peer.String()[:16], n.REST, n.Metrics, filepath.Join(n.Home, "node.log"))
+		raft := ""
+		if n.RaftID != "" {
+			raft = "  raft " + n.Raft
+		}
+		fmt.Fprintf(w, "  %-7s %s  api http://%s/api/v1/status  metrics http://%s/metrics%s  log %s\n",
+			n.Name, n.Peer.String()[:16], n.REST, n.Metrics, raft, filepath.Join(n.Home, "node.log"))
 	}
 	var deadline <-chan time.Time
 	if dur := c.Duration("duration"); dur > 0 {
@@ -103,14 +110,18 @@ func runDevnet(c *cli.Context) error {
 func printDevnetTable(w io.Writer, d *devnet.Devnet) {
 	stats := d.Chain.Stats()
 	fmt.Fprintf(w, "%s  chain: deposits %d, txs confirmed %d\n", time.Now().Format("15:04:05"), stats.Deposits, stats.Confirmed)
-	fmt.Fprintf(w, "  %-7s %-9s %-8s %-6s %-7s %-7s %s\n", "node", "state", "round", "peers", "signed", "events", "last signature")
-	for i := range d.Nodes {
+	fmt.Fprintf(w, "  %-8s %-9s %-9s %-8s %-6s %-7s %-7s %s\n", "node", "role", "state", "round", "peers", "signed", "events", "last signature")
+	for i, n := range d.Nodes {
 		st, err := d.Status(i)
 		if err != nil {
-			fmt.Fprintf(w, "  node-%-2d %s\n", i, err)
+			fmt.Fprintf(w, "  %-8s %s\n", n.Name, err)
 			continue
 		}
-		fmt.Fprintf(w, "  node-%-2d %-9s %-8d %-6d %-7d %-7d %s\n", i, st.State, st.Round, st.PeersListed, st.RoundsSigned, st.LogSeq, st.LastSignature)
+		role := "-" // a node of one process
+		if st.Role != "" {
+			role = st.Role
+		}
+		fmt.Fprintf(w, "  %-8s %-9s %-9s %-8d %-6d %-7d %-7d %s\n", n.Name, role, st.State, st.Round, st.PeersListed, st.RoundsSigned, st.LogSeq, st.LastSignature)
 	}
 }
 

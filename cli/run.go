@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -36,6 +37,9 @@ func overrideFlags() []cli.Flag {
 		&cli.UintFlag{Name: "tss-argon2-threads", Usage: "[tss] argon2_threads (at least 4)", EnvVars: envName("tss-argon2-threads")},
 		&cli.StringFlag{Name: "chain-url", Usage: "[chain] url", EnvVars: envName("chain-url")},
 		&cli.StringFlag{Name: "chain-stake-tx", Usage: "[chain] stake_tx", EnvVars: envName("chain-stake-tx")},
+		&cli.StringFlag{Name: "raft-id", Usage: "[raft] id (this replica's)", EnvVars: envName("raft-id")},
+		&cli.StringFlag{Name: "raft-bind", Usage: "[raft] bind (host:port)", EnvVars: envName("raft-bind")},
+		&cli.StringSliceFlag{Name: "raft-replicas", Usage: "[raft] replicas (id@host:port; repeat, or separate with commas)", EnvVars: envName("raft-replicas")},
 	}
 }
 
@@ -53,6 +57,8 @@ func applyOverrides(c *cli.Context, cfg *daemon.Config) {
 	set("tss-passphrase-file", &cfg.TSS.PassphraseFile)
 	set("chain-url", &cfg.Chain.URL)
 	set("chain-stake-tx", &cfg.Chain.StakeTx)
+	set("raft-id", &cfg.Raft.ID)
+	set("raft-bind", &cfg.Raft.Bind)
 	setUint := func(name string, dst *uint32) {
 		if c.IsSet(name) {
 			*dst = uint32(min(c.Uint(name), math.MaxUint32))
@@ -66,6 +72,18 @@ func applyOverrides(c *cli.Context, cfg *daemon.Config) {
 	}
 	if c.IsSet("p2p-peers") {
 		cfg.P2P.Peers = c.StringSlice("p2p-peers")
+	}
+	if c.IsSet("raft-replicas") {
+		// commas too: METANODE_RAFT_REPLICAS holds the list in one value
+		// (the app splits no slice flag, for --partition's sake)
+		cfg.Raft.Replicas = nil
+		for _, v := range c.StringSlice("raft-replicas") {
+			for _, r := range strings.Split(v, ",") {
+				if r = strings.TrimSpace(r); r != "" {
+					cfg.Raft.Replicas = append(cfg.Raft.Replicas, r)
+				}
+			}
+		}
 	}
 }
 

@@ -116,6 +116,19 @@ func TestBadInput(t *testing.T) {
 		defer l.Close()
 		runRefused(t, home, "[rest] listen "+d.Nodes[0].REST)
 	})
+	t.Run("raft with one other replica", func(t *testing.T) {
+		runRefused(t, home, "[raft] replicas: 1 other replica(s): need at least 2",
+			"METANODE_RAFT_ID=a", "METANODE_RAFT_BIND=127.0.0.1:7001", "METANODE_RAFT_REPLICAS=b@127.0.0.1:7002")
+	})
+	t.Run("raft port in use", func(t *testing.T) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		runRefused(t, home, "[raft] bind listen "+l.Addr().String(),
+			"METANODE_RAFT_ID=a", "METANODE_RAFT_BIND="+l.Addr().String(), "METANODE_RAFT_REPLICAS=b@127.0.0.1:7002,c@127.0.0.1:7003")
+	})
 	t.Run("wrong genesis", func(t *testing.T) {
 		// The node runs once on its genesis, so its log starts with it.
 		cmd := exec.Command(binary, "run", "--home", home, "--chain-url", "http://127.0.0.1:1")

@@ -3,6 +3,12 @@
 // chain (devchain) in the calling process, until the Bitcoin adapter
 // replaces it. The network starts on the built-in test key of its
 // committee (5/2, 7/4 or 10/6), named as a test key everywhere.
+//
+// With Replicas = 3, node-0 is an HA node of three replica processes
+// (homes node-0, node-0b, node-0c: the same identity, passphrase and
+// shares, each its own log, raft directory and ports), of which raft's
+// leader runs the node; the other nodes list every replica's p2p address
+// for node-0.
 package devnet
 
 import (
@@ -14,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -46,7 +53,15 @@ type Config struct {
 	Env []string
 	// Byzantine: node index -> behaviour (METANODE_DEVNET_BYZANTINE).
 	Byzantine map[int]string
+	// Replicas: 0 or 1, node-0 is one process; 3 (or more), node-0 runs
+	// as that many HA replicas. The extra replicas are Nodes[Nodes:]; the
+	// raft of replica k listens on BasePort+320+k.
+	Replicas int
 }
+
+// MaxReplicas bounds Config.Replicas (their raft ports stay within the
+// devnet's block of 400).
+const MaxReplicas = 7
 
 // TestKeyThreshold is the threshold of the built-in test key of a committee.
 func TestKeyThreshold(n int) (int, bool) {
@@ -54,10 +69,13 @@ func TestKeyThreshold(n int) (int, bool) {
 	return t, ok
 }
 
-// Node is one devnet node.
+// Node is one devnet node's process: a node, or one replica of node-0.
 type Node struct {
-	Index   int
+	Index   int    // the node's (every replica of node-0 has 0)
+	Name    string // node-<i>, or node-0b, node-0c... for node-0's further replicas
 	Home    string
+	RaftID  string // the replica's raft id ("" unless node-0 has replicas)
+	Raft    string // its raft address
 	Peer    peer.ID
 	P2P     string // full multiaddr
 	REST    string // host:port
@@ -93,6 +111,12 @@ func Setup(cfg Config) (*Devnet, error) {
 		return nil, fmt.Errorf("devnet: threshold %d: the test key of %d nodes has t=%d", cfg.Threshold, cfg.Nodes, threshold)
 	}
 	cfg.Threshold = threshold
+	if cfg.Replicas == 1 {
+		cfg.Replicas = 0
+	}
+	if cfg.Replicas != 0 && (cfg.Replicas < 3 || cfg.Replicas > MaxReplicas) {
+		return nil, fmt.Errorf("devnet: %d replicas of node-0: want 3 to %d (fewer than 3 tolerate no failure)", cfg.Replicas, MaxReplicas)
+	}
 	if cfg.BasePort == 0 {
 		cfg.BasePort = 27100
 	}
@@ -125,13 +149,30 @@ func Setup(cfg Config) (*Devnet, error) {
 			return nil, err
 		}
 		d.Nodes = append(d.Nodes, &Node{
-			Index: i, Home: filepath.Join(cfg.Dir, fmt.Sprintf("node-%d", i)), Peer: id,
+			Index: i, Name: fmt.Sprintf("node-%d", i), Home: filepath.Join(cfg.Dir, fmt.Sprintf("node-%d", i)), Peer: id,
 			P2P:     fmt.Sprintf("/ip4/127.0.0.1/tcp/%d/p2p/%s", cfg.BasePort+i, id),
 			REST:    fmt.Sprintf("127.0.0.1:%d", cfg.BasePort+100+i),
 			Metrics: fmt.Sprintf("127.0.0.1:%d", cfg.BasePort+200+i),
 			StakeTx: fmt.Sprintf("devnet-stake-%d", i),
 		})
 		parties[i] = tss.Party{Peer: events.PeerID(id), Key: keys[i].ShareID}
+	}
+	for k := range cfg.Replicas {
+		if k > 0 { // node-0's further replicas: the same peer, their own ports
+			j := cfg.Nodes + k - 1
+			name := fmt.Sprintf("node-0%c", 'a'+k)
+			d.Nodes = append(d.Nodes, &Node{
+				Index: 0, Name: name, Home: filepath.Join(cfg.Dir, name), Peer: d.Nodes[0].Peer,
+				P2P:     fmt.Sprintf("/ip4/127.0.0.1/tcp/%d/p2p/%s", cfg.BasePort+j, d.Nodes[0].Peer),
+				REST:    fmt.Sprintf("127.0.0.1:%d", cfg.BasePort+100+j),
+				Metrics: fmt.Sprintf("127.0.0.1:%d", cfg.BasePort+200+j),
+				StakeTx: d.Nodes[0].StakeTx,
+			})
+		}
+	}
+	replicas := d.Replicas()
+	for k, j := range replicas {
+		d.Nodes[j].RaftID, d.Nodes[j].Raft = d.Nodes[j].Name, fmt.Sprintf("127.0.0.1:%d", cfg.BasePort+320+k)
 	}
 	key, err := tss.PublishKey(&keys[0], parties, cfg.Threshold)
 	if err != nil {
@@ -142,24 +183,46 @@ func Setup(cfg Config) (*Devnet, error) {
 	d.Genesis.Comment = fmt.Sprintf("A devnet: [key] is the built-in TEST KEY of a committee of %d (tss/testkeys).\n"+
 		"Every share of it is public: it secures nothing, and no real network may start on it.", cfg.Nodes)
 	d.ChainURL = fmt.Sprintf("http://127.0.0.1:%d", cfg.BasePort+300)
-	for i, n := range d.Nodes {
+	var pass0 []byte // node-0's passphrase, its replicas' too
+	for j, n := range d.Nodes {
+		i := n.Index
 		conf := daemon.DefaultConfig()
 		conf.P2P.Moniker = fmt.Sprintf("node-%d", i)
-		conf.P2P.Listen = []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", cfg.BasePort+i)}
+		conf.P2P.Listen = []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", cfg.BasePort+j)}
 		for _, other := range d.Nodes {
-			if other != n {
+			if other.Index != i { // every replica's address of node-0
 				conf.P2P.Peers = append(conf.P2P.Peers, other.P2P)
 			}
 		}
 		conf.REST.Listen, conf.Metrics.Listen = n.REST, n.Metrics
 		conf.Chain.URL, conf.Chain.StakeTx = d.ChainURL, n.StakeTx
 		conf.TSS.PreParamsPool = 0 // the test key's set is in the pool; no background generation
-		if _, err := daemon.Init(n.Home, daemon.InitOptions{Config: conf, Genesis: &d.Genesis, Identity: identities[i]}); err != nil {
-			return nil, fmt.Errorf("node %d: %w", i, err)
+		if n.RaftID != "" {
+			conf.Raft.ID, conf.Raft.Bind = n.RaftID, n.Raft
+			for _, r := range replicas {
+				if other := d.Nodes[r]; other != n {
+					conf.Raft.Replicas = append(conf.Raft.Replicas, other.RaftID+"@"+other.Raft)
+				}
+			}
+		}
+		opts := daemon.InitOptions{Config: conf, Genesis: &d.Genesis, Identity: identities[i]}
+		if i == 0 && n != d.Nodes[0] {
+			opts.Passphrase = pass0
+		}
+		if _, err := daemon.Init(n.Home, opts); err != nil {
+			return nil, fmt.Errorf("%s: %w", n.Name, err)
+		}
+		if opts.Passphrase != nil {
+			if err := os.WriteFile(filepath.Join(n.Home, conf.TSS.PassphraseFile), append(slices.Clone(pass0), '\n'), 0o600); err != nil {
+				return nil, err
+			}
 		}
 		pass, err := daemon.Passphrase(n.Home, conf)
 		if err != nil {
 			return nil, err
+		}
+		if n == d.Nodes[0] {
+			pass0 = pass
 		}
 		store, err := tss.OpenShareStore(filepath.Join(n.Home, daemon.SharesDir), pass, tss.ShareStoreOptions{Peer: events.PeerID(n.Peer), KDF: conf.TSS.KDF()})
 		if err != nil {
@@ -174,7 +237,7 @@ func Setup(cfg Config) (*Devnet, error) {
 	}
 	now := time.Now()
 	var stakes []devchain.Stake
-	for i, n := range d.Nodes {
+	for i, n := range d.Nodes[:cfg.Nodes] {
 		// node 0 is the most senior: stakes an hour apart, all old enough
 		stakes = append(stakes, devchain.Stake{Peer: events.PeerID(n.Peer), Tx: n.StakeTx, Amount: 100,
 			ConfirmedAt: now.Add(-100*time.Hour - time.Duration(cfg.Nodes-i)*time.Hour)})
@@ -202,10 +265,26 @@ func Params(cfg Config) events.Params {
 
 func ports(cfg Config) []int {
 	var out []int
-	for i := range cfg.Nodes {
+	for i := range cfg.Nodes + max(cfg.Replicas-1, 0) {
 		out = append(out, cfg.BasePort+i, cfg.BasePort+100+i, cfg.BasePort+200+i)
 	}
+	for k := range cfg.Replicas {
+		out = append(out, cfg.BasePort+320+k)
+	}
 	return append(out, cfg.BasePort+300)
+}
+
+// Replicas are the indexes in Nodes of node-0's replicas (0 first), or
+// none when node-0 is one process.
+func (d *Devnet) Replicas() []int {
+	if d.cfg.Replicas == 0 {
+		return nil
+	}
+	out := []int{0}
+	for j := d.cfg.Nodes; j < len(d.Nodes); j++ {
+		out = append(out, j)
+	}
+	return out
 }
 
 func portFree(port int) error {
@@ -240,7 +319,7 @@ func (d *Devnet) StartNode(i int) error {
 	defer d.mu.Unlock()
 	n := d.Nodes[i]
 	if n.cmd != nil && !n.exitedNow() {
-		return fmt.Errorf("node %d is running", i)
+		return fmt.Errorf("%s is running", n.Name)
 	}
 	logFile, err := os.OpenFile(filepath.Join(n.Home, "node.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -256,7 +335,7 @@ func (d *Devnet) StartNode(i int) error {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // Ctrl-C reaches the devnet, which stops the nodes
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
-		return fmt.Errorf("node %d: %w", i, err)
+		return fmt.Errorf("%s: %w", n.Name, err)
 	}
 	n.cmd, n.logFile, n.exited, n.exitErr = cmd, logFile, make(chan struct{}), nil
 	go func(n *Node, cmd *exec.Cmd, exited chan struct{}) {
@@ -316,7 +395,7 @@ func (d *Devnet) StopNode(i int, timeout time.Duration) error {
 	case <-time.After(timeout):
 		_ = n.cmd.Process.Kill()
 		<-n.exited
-		return fmt.Errorf("node %d did not stop within %v: killed", i, timeout)
+		return fmt.Errorf("%s did not stop within %v: killed", n.Name, timeout)
 	}
 }
 
@@ -331,7 +410,7 @@ func (d *Devnet) Stop() error {
 			defer wg.Done()
 			if err := d.StopNode(i, 20*time.Second); err != nil {
 				mu.Lock()
-				errs = append(errs, fmt.Errorf("node %d: %w", i, err))
+				errs = append(errs, fmt.Errorf("%s: %w", d.Nodes[i].Name, err))
 				mu.Unlock()
 			}
 		}()

@@ -62,7 +62,7 @@ func waitFor(t *testing.T, d *devnet.Devnet, within time.Duration, what string, 
 	for !cond() {
 		if time.Now().After(deadline) {
 			for i := range d.Nodes {
-				t.Logf("node-%d output (end):\n%s", i, d.LogTail(i, 3000))
+				t.Logf("%s output (end):\n%s", d.Nodes[i].Name, d.LogTail(i, 3000))
 			}
 			var rounds, blocks json.RawMessage
 			_ = d.GetJSON(context.Background(), 1, "/api/v1/rounds?limit=8", &rounds)
@@ -72,7 +72,7 @@ func waitFor(t *testing.T, d *devnet.Devnet, within time.Duration, what string, 
 		}
 		for i := range d.Nodes {
 			if exited, err := d.Exited(i); exited && d.Started(i) {
-				t.Fatalf("node-%d exited (%v) while waiting for %s:\n%s", i, err, what, d.LogTail(i, 3000))
+				t.Fatalf("%s exited (%v) while waiting for %s:\n%s", d.Nodes[i].Name, err, what, d.LogTail(i, 3000))
 			}
 		}
 		time.Sleep(500 * time.Millisecond)

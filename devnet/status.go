@@ -26,6 +26,9 @@ type Status struct {
 	StateHash     string
 	RoundsSigned  int
 	LastSignature string // the last signed round's session, short
+	// Role is an HA replica's raft role (leader, follower, candidate),
+	// "" for a node of one process; Leader the raft id of its leader.
+	Role, Leader string
 }
 
 var apiClient = &http.Client{Timeout: 3 * time.Second}
@@ -47,6 +50,22 @@ func (d *Devnet) GetJSON(ctx context.Context, i int, path string, v any) error {
 	return json.NewDecoder(resp.Body).Decode(v)
 }
 
+// Leader is the index in Nodes of node-0's replica that leads, by the
+// replicas' own APIs (a replica that says it leads and runs the node),
+// or -1 while none does.
+func (d *Devnet) Leader() int {
+	for _, j := range d.Replicas() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		var st api.Status
+		err := d.GetJSON(ctx, j, "/api/v1/status", &st)
+		cancel()
+		if err == nil && st.Raft != nil && st.Raft.Role == "leader" && st.Leading {
+			return j
+		}
+	}
+	return -1
+}
+
 // Status reads node i's state and its recent rounds from its API.
 func (d *Devnet) Status(i int) (Status, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
@@ -56,6 +75,9 @@ func (d *Devnet) Status(i int) (Status, error) {
 		return Status{}, err
 	}
 	out := Status{State: st.State, PeersListed: st.Peers.Listed, LogSeq: st.Log.Seq, StateHash: st.Log.StateHash, LastSignature: "-"}
+	if st.Raft != nil {
+		out.Role, out.Leader = st.Raft.Role, st.Raft.LeaderID
+	}
 	if st.Round != nil {
 		out.Round = st.Round.Number
 	}

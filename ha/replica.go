@@ -66,6 +66,9 @@ type Config struct {
 	// LogLevel is hclog's (default "warn").
 	LogOutput io.Writer
 	LogLevel  string
+	// ObserveCommit, if set, is told each leader append's commit latency
+	// (metrics); it must return quickly.
+	ObserveCommit func(time.Duration)
 }
 
 // Replica is this process's raft member.
@@ -193,7 +196,11 @@ func (r *Replica) Append(evs ...events.Event) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	r.commitNanos.Store(int64(time.Since(began)))
+	took := time.Since(began)
+	r.commitNanos.Store(int64(took))
+	if r.cfg.ObserveCommit != nil {
+		r.cfg.ObserveCommit(took)
+	}
 	return res.first, res.err
 }
 

@@ -52,12 +52,12 @@ type replicaSet struct {
 	killCommitted bool
 	// flap: instead of a kill, the append commits and the replica hears
 	// it lost the lead (raft's ErrLeadershipLost) while it still leads
-	flap          bool
-	flaps         int
-	kills         int
-	partitions    int
-	failovers     []time.Duration // wall time from loss to the new leader's Lead
-	lostAt        time.Time
+	flap       bool
+	flaps      int
+	kills      int
+	partitions int
+	failovers  []time.Duration // wall time from loss to the new leader's Lead
+	lostAt     time.Time
 	// committed: every append that returned success, by seq, to check
 	// against every replica's log at the end
 	committed map[uint64]events.Hash
@@ -76,7 +76,7 @@ type replicaSet struct {
 // ReplicaReport is what a replicated run saw.
 type ReplicaReport struct {
 	Kills, Partitions, Flaps int
-	Failovers         []time.Duration
+	Failovers                []time.Duration
 	// SessionsStartedTwice: node 0 sessions whose start the shell was told
 	// of twice; DoubleSent: (type, round) pairs node 0 published two
 	// different messages for; SentWhileCut: messages a cut-off replica

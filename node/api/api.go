@@ -22,6 +22,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/metanode/metanode/events"
+	"github.com/metanode/metanode/ha"
 	"github.com/metanode/metanode/node"
 	"github.com/metanode/metanode/projections"
 )
@@ -55,6 +56,9 @@ type Options struct {
 	Ready func() error
 	// Logger gets a debug line per request and warnings for failures.
 	Logger *slog.Logger
+	// Raft, on an HA replica, is its raft state: the status shows it
+	// (nil on a single node).
+	Raft func() ha.Status
 }
 
 type api struct {

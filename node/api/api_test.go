@@ -16,6 +16,7 @@ import (
 
 	"github.com/metanode/metanode/events"
 	"github.com/metanode/metanode/events/eventstest"
+	"github.com/metanode/metanode/ha"
 	"github.com/metanode/metanode/node"
 	"github.com/metanode/metanode/node/api"
 	"github.com/metanode/metanode/node/internal/nodetest"
@@ -467,5 +468,27 @@ func TestEventStreamEndsWithItsClient(t *testing.T) {
 	case <-closed:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the stream's handler still runs after its client left")
+	}
+}
+
+// TestStatusRaft: an HA replica's status shows its raft state; a single
+// node's has none.
+func TestStatusRaft(t *testing.T) {
+	_, single := serve(t, nil)
+	var st api.Status
+	get(t, single, "/api/v1/status", &st)
+	if st.Raft != nil || !st.Leading {
+		t.Fatalf("a single node's status: raft %+v, leading %v", st.Raft, st.Leading)
+	}
+	nodes := nodetest.Network(t, 1, nil)
+	srv := httptest.NewServer(api.New(nodes[0], info, api.Options{Raft: func() ha.Status {
+		return ha.Status{ID: "b", Role: "follower", LeaderID: "a", LeaderAddr: "10.0.0.1:7000", Term: 3, CommitIndex: 9, LogApplied: 9}
+	}}))
+	t.Cleanup(srv.Close)
+	var raw map[string]json.RawMessage
+	get(t, srv, "/api/v1/status", &raw)
+	var rs ha.Status
+	if err := json.Unmarshal(raw["raft"], &rs); err != nil || rs.Role != "follower" || rs.LeaderID != "a" || rs.Term != 3 {
+		t.Fatalf("raft in the status: %s (%v)", raw["raft"], err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/metanode/metanode/events"
+	"github.com/metanode/metanode/ha"
 	"github.com/metanode/metanode/node"
 	"github.com/metanode/metanode/projections"
 )
@@ -94,6 +95,12 @@ type Status struct {
 	// StakeChecksAsked: stake checks asked of the chain since the start.
 	StakeChecksAsked uint64 `json:"stakeChecksAsked"`
 	BlocksInForce    int    `json:"blocksInForce"`
+	// Leading: the node runs its duties here (false on an HA replica
+	// that follows its leader's log).
+	Leading bool `json:"leading"`
+	// Raft is an HA replica's raft state: its id and role, the leader,
+	// the term and indexes (absent on a single node).
+	Raft *ha.Status `json:"raft,omitempty"`
 }
 
 func (a *api) status(w http.ResponseWriter, _ *http.Request) {
@@ -112,7 +119,11 @@ func (a *api) statusOf() Status {
 			Path: st.LogPath, Commits: store.Stats().Commits, PerKind: st.PerKindCounts},
 		Dropped: StatusDropped{Total: st.Dropped, Unadmitted: st.DroppedUnadmitted, Strangers: st.DroppedStrangers, Early: st.DroppedEarly,
 			Invalid: DroppedInvalid(st)},
-		PingsSent: st.PingsSent, StakeChecksAsked: st.StakeChecksAsked,
+		PingsSent: st.PingsSent, StakeChecksAsked: st.StakeChecksAsked, Leading: st.Leading,
+	}
+	if a.opts.Raft != nil {
+		rs := a.opts.Raft()
+		out.Raft = &rs
 	}
 	if err := a.ready(); err != nil {
 		out.Ready, out.NotReady = false, err.Error()

@@ -5,12 +5,15 @@ package daemon
 import (
 	"errors"
 	"fmt"
+	stdnet "net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/metanode/metanode/ha"
 	"github.com/metanode/metanode/tss"
 )
 
@@ -32,6 +35,7 @@ type Config struct {
 	Log     LogConfig     `toml:"log"`
 	TSS     TSSConfig     `toml:"tss"`
 	Chain   ChainConfig   `toml:"chain"`
+	Raft    RaftConfig    `toml:"raft"`
 }
 
 // P2PConfig is the node's libp2p host.
@@ -85,6 +89,93 @@ type ChainConfig struct {
 	Kind    string `toml:"kind"`     // "devnet": the devnet's chain service
 	URL     string `toml:"url"`      // the chain service's address
 	StakeTx string `toml:"stake_tx"` // this node's stake, announced in its pings
+}
+
+// RaftConfig makes the node one of several replicas of itself (HA,
+// DESIGN.md point 5): hashicorp/raft replicates its event log, and only
+// the replica raft elects runs the node. Empty: a single node.
+type RaftConfig struct {
+	ID   string `toml:"id"`   // this replica's raft id
+	Bind string `toml:"bind"` // host:port of its raft transport, reachable by the others
+	// Replicas are the node's other replicas as "id@host:port", each with
+	// its own home (the same identity.key, passphrase and shares/).
+	Replicas []string `toml:"replicas"`
+}
+
+// MinOtherReplicas: a replica needs two others. With one, raft's
+// majority is both, so losing either stops the node: no fault tolerance,
+// only a second machine to lose.
+const MinOtherReplicas = 2
+
+// Enabled says whether [raft] is set at all.
+func (c RaftConfig) Enabled() bool { return c.ID != "" || c.Bind != "" || len(c.Replicas) > 0 }
+
+// Members parses Replicas (Validate has checked them).
+func (c RaftConfig) Members() []ha.Member {
+	out := make([]ha.Member, 0, len(c.Replicas))
+	for _, r := range c.Replicas {
+		id, addr, _ := strings.Cut(r, "@")
+		out = append(out, ha.Member{ID: id, Addr: addr})
+	}
+	return out
+}
+
+// validate reports the first [raft] setting that cannot work.
+func (c RaftConfig) validate() error {
+	if !c.Enabled() {
+		return nil
+	}
+	if c.ID == "" || strings.ContainsAny(c.ID, "@ \t\n") {
+		return fmt.Errorf("config: [raft] id %q: want a name without spaces or '@' (every replica has its own)", c.ID)
+	}
+	if err := checkRaftAddr(c.Bind); err != nil {
+		return fmt.Errorf("config: [raft] bind %q: %w", c.Bind, err)
+	}
+	if len(c.Replicas) < MinOtherReplicas {
+		return fmt.Errorf("config: [raft] replicas: %d other replica(s): need at least %d (with fewer, losing one replica stops the node)",
+			len(c.Replicas), MinOtherReplicas)
+	}
+	ids := map[string]bool{c.ID: true}
+	addrs := map[string]bool{c.Bind: true}
+	for _, r := range c.Replicas {
+		id, addr, ok := strings.Cut(r, "@")
+		if !ok || id == "" || strings.ContainsAny(id, " \t\n") {
+			return fmt.Errorf("config: [raft] replicas: %q: want \"id@host:port\"", r)
+		}
+		if id == c.ID {
+			return fmt.Errorf("config: [raft] replicas: %q: that is this replica's own id (list the others only)", r)
+		}
+		if ids[id] {
+			return fmt.Errorf("config: [raft] replicas: id %q appears twice", id)
+		}
+		if err := checkRaftAddr(addr); err != nil {
+			return fmt.Errorf("config: [raft] replicas: %q: %w", r, err)
+		}
+		if addrs[addr] {
+			return fmt.Errorf("config: [raft] replicas: %q: the address %s is taken by another replica or by bind", r, addr)
+		}
+		ids[id], addrs[addr] = true, true
+	}
+	return nil
+}
+
+// checkRaftAddr accepts host:port that other machines can dial: raft
+// tells the others the address it binds.
+func checkRaftAddr(addr string) error {
+	host, port, err := stdnet.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("want host:port")
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return fmt.Errorf("port %q: want 1-65535", port)
+	}
+	if host == "" {
+		return errors.New("no host: the other replicas must be able to dial it")
+	}
+	if ip := stdnet.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		return fmt.Errorf("%s is not an address the other replicas can dial", host)
+	}
+	return nil
 }
 
 // DefaultConfig is what `metanode init` writes.
@@ -145,7 +236,7 @@ func (c Config) Validate() error {
 	if err := c.TSS.KDF().Validate(); err != nil {
 		return fmt.Errorf("config: [tss] argon2_time, argon2_memory_kib, argon2_threads: %w", err)
 	}
-	return nil
+	return c.Raft.validate()
 }
 
 // oneLine makes a parse error one line (toml's errors may span several).
@@ -202,6 +293,20 @@ kind = {{kind}}
 url = {{url}}
 # This node's stake transaction, announced in its pings.
 stake_tx = {{stake}}
+
+[raft]
+# High availability: run this node as three (or more) replicas, each on its
+# own machine with its own home (its own event log, HOME/raft, ports) and the
+# same identity.key, passphrase and shares/. hashicorp/raft replicates the
+# event log; only the replica raft elects runs the node (p2p, clock, chain),
+# the others follow its log and serve the REST API and metrics.
+# Leave id, bind and replicas empty for a single node.
+# This replica's raft id (unique among the replicas).
+id = {{raft_id}}
+# host:port of this replica's raft transport; the others dial it.
+bind = {{raft_bind}}
+# The other replicas (at least two) as "id@host:port".
+replicas = {{raft_replicas}}
 `
 
 // Render writes c as a commented config.toml.
@@ -222,5 +327,6 @@ func (c Config) Render() string {
 		"{{argon2_time}}", fmt.Sprint(c.TSS.Argon2Time), "{{argon2_memory}}", fmt.Sprint(c.TSS.Argon2MemoryKiB),
 		"{{argon2_threads}}", fmt.Sprint(c.TSS.Argon2Threads),
 		"{{kind}}", q(c.Chain.Kind), "{{url}}", q(c.Chain.URL), "{{stake}}", q(c.Chain.StakeTx),
+		"{{raft_id}}", q(c.Raft.ID), "{{raft_bind}}", q(c.Raft.Bind), "{{raft_replicas}}", list(c.Raft.Replicas),
 	).Replace(configTemplate)
 }

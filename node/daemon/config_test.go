@@ -197,3 +197,40 @@ func TestGenesisKeyRoundTrip(t *testing.T) {
 		t.Fatalf("the key did not round-trip (%v):\n got %+v\nwant %+v", err, got, key)
 	}
 }
+
+func TestRaftConfig(t *testing.T) {
+	others := `replicas = ["b@127.0.0.1:7002", "c@127.0.0.1:7003"]`
+	for name, tc := range map[string]struct{ content, want string }{
+		"valid":          {"[raft]\nid = \"a\"\nbind = \"127.0.0.1:7001\"\n" + others + "\n", ""},
+		"absent":         {"", ""},
+		"no id":          {"[raft]\nbind = \"127.0.0.1:7001\"\n" + others + "\n", "[raft] id"},
+		"bad bind":       {"[raft]\nid = \"a\"\nbind = \"127.0.0.1\"\n" + others + "\n", "[raft] bind"},
+		"unspecified":    {"[raft]\nid = \"a\"\nbind = \"0.0.0.0:7001\"\n" + others + "\n", "can dial"},
+		"one other":      {"[raft]\nid = \"a\"\nbind = \"127.0.0.1:7001\"\nreplicas = [\"b@127.0.0.1:7002\"]\n", "need at least 2"},
+		"own id":         {"[raft]\nid = \"a\"\nbind = \"127.0.0.1:7001\"\nreplicas = [\"a@127.0.0.1:7002\", \"c@127.0.0.1:7003\"]\n", "own id"},
+		"duplicate id":   {"[raft]\nid = \"a\"\nbind = \"127.0.0.1:7001\"\nreplicas = [\"b@127.0.0.1:7002\", \"b@127.0.0.1:7003\"]\n", "appears twice"},
+		"duplicate addr": {"[raft]\nid = \"a\"\nbind = \"127.0.0.1:7001\"\nreplicas = [\"b@127.0.0.1:7001\", \"c@127.0.0.1:7003\"]\n", "is taken"},
+		"no at":          {"[raft]\nid = \"a\"\nbind = \"127.0.0.1:7001\"\nreplicas = [\"127.0.0.1:7002\", \"c@127.0.0.1:7003\"]\n", "id@host:port"},
+		"bad port":       {"[raft]\nid = \"a\"\nbind = \"127.0.0.1:7001\"\nreplicas = [\"b@127.0.0.1:99999\", \"c@127.0.0.1:7003\"]\n", "1-65535"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			home := t.TempDir()
+			if err := os.WriteFile(filepath.Join(home, ConfigFile), []byte(tc.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := LoadConfig(home)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tc.content != "" && (!cfg.Raft.Enabled() || len(cfg.Raft.Members()) != 2 || cfg.Raft.Members()[1].Addr != "127.0.0.1:7003") {
+					t.Fatalf("raft members: %+v", cfg.Raft.Members())
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("got %v, want one line containing %q", err, tc.want)
+			}
+		})
+	}
+}

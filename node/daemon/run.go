@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/bnb-chain/tss-lib/v3/ecdsa/keygen"
+	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -26,6 +27,7 @@ import (
 	"github.com/metanode/metanode/chain"
 	"github.com/metanode/metanode/chain/devchain"
 	"github.com/metanode/metanode/events"
+	"github.com/metanode/metanode/ha"
 	"github.com/metanode/metanode/internal/durable"
 	"github.com/metanode/metanode/net"
 	"github.com/metanode/metanode/node"
@@ -49,11 +51,21 @@ const (
 	batchMax   = 512  // received messages recorded in one append
 )
 
+// HighWaterFile keeps the node's anti-double-sign mark (node.Config.HighWaterFile).
+const HighWaterFile = "highwater.json"
+
+// RaftDir holds an HA replica's raft files (raft.db, snapshots).
+const RaftDir = "raft"
+
 // Run runs the node in home until ctx ends (SIGINT/SIGTERM in `metanode
 // run`), then stops it cleanly: sessions still running are recorded as
 // interrupted and the log is closed. Every input is checked before
 // anything is written: a bad config, genesis or passphrase, or a port in
 // use, is one line of error and no change.
+//
+// With [raft] the node is one replica of an HA node (replica.go): it
+// follows the log raft replicates, serving its REST API and metrics,
+// and runs the node (p2p, clock, chain) only while raft makes it lead.
 func Run(ctx context.Context, home string, cfg Config, log *slog.Logger) error {
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -68,6 +80,10 @@ func Run(ctx context.Context, home string, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	shares, identity, err := openSecrets(home, passphrase, cfg.TSS.KDF())
+	if err != nil {
+		return err
+	}
+	self, err := peer.IDFromPrivateKey(identity)
 	if err != nil {
 		return err
 	}
@@ -87,38 +103,34 @@ func Run(ctx context.Context, home string, cfg Config, log *slog.Logger) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	d := &daemon{log: log, inbox: make(chan events.Signed, inboxSize), outbox: make(chan events.Signed, outboxSize), docs: map[events.Hash]chain.SignedTx{}, ctx: ctx}
+	d := &daemon{log: log, inbox: make(chan events.Signed, inboxSize), outbox: make(chan events.Signed, outboxSize), docs: map[events.Hash]chain.SignedTx{},
+		ctx: ctx, cancel: cancel, home: home, cfg: cfg, params: params, identity: identity}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "metanode_inbox_dropped_total",
 			Help: "Received messages dropped because the queue to the node was full.",
 		}, func() float64 { return float64(d.dropped.Load()) }))
+	d.reg = reg
 
-	host, err := net.NewHost(ctx, net.HostConfig{
-		Identity: identity, Listen: cfg.P2P.Listen, Peers: cfg.P2P.Peers,
-		Network:  hex.EncodeToString(params.Genesis[:8]),
-		Validate: net.Validate, Admit: d.admits, Welcome: d.welcomes, Deliver: d.deliver, Registerer: reg, Logger: log.With("part", "p2p"),
-	})
-	if err != nil {
-		return fmt.Errorf("[p2p] %w", err)
-	}
-	defer host.Close()
-	d.host = host
-	d.send = host.Send
-	if b := os.Getenv(ByzantineEnv); b != "" {
-		if d.send, err = byzantine(b, identity, host.Send, log); err != nil {
+	// A single node holds its p2p host from the start (a port in use is
+	// refused before anything is written); a replica only while it leads.
+	var host *net.Host
+	var send func(events.Signed) error
+	if !cfg.Raft.Enabled() {
+		if host, send, err = d.openHost(); err != nil {
 			return err
 		}
+		defer host.Close()
 	}
 
-	chainClient := devchain.NewClient(cfg.Chain.URL, host.ID(), log.With("part", "chain"))
-	chainClient.After = readCursor(home)
+	chainClient := devchain.NewClient(cfg.Chain.URL, events.PeerID(self), log.With("part", "chain"))
 	chainClient.Progress = func(after uint64) {
 		if err := durable.WriteFile(filepath.Join(home, ChainCursorFile), []byte(strconv.FormatUint(after, 10)+"\n"), 0o600); err != nil {
 			log.Warn("chain cursor not kept", "err", err)
 		}
 	}
+	d.chainClient = chainClient
 	d.chain = chainClient
 	var commits metrics.CommitHook
 	nodeCfg := node.Config{
@@ -131,17 +143,38 @@ func Run(ctx context.Context, home string, cfg Config, log *slog.Logger) error {
 			Erased:   d.shareErased,
 			Async:    true, // a tss step never delays a tick or a ping
 		},
-		LogObserve: commits.Observe,
+		LogObserve:    commits.Observe,
+		HighWaterFile: filepath.Join(home, HighWaterFile),
+	}
+	var rep *replicaParts
+	if cfg.Raft.Enabled() {
+		if rep, err = openReplica(home, cfg.Raft, commits.Observe, reg); err != nil {
+			return err
+		}
+		nodeCfg.Replicated = &node.Replicated{Store: rep.store, Log: rep.replica}
 	}
 	n, err := node.Open(home, nodeCfg)
 	if err != nil {
+		if rep != nil {
+			rep.close()
+		}
 		return err
 	}
 	d.node.Store(n)
 	m := metrics.New(reg, n)
 	commits.Attach(m)
-	log.Info("node started", "peer", peer.ID(n.ID()).String(), "moniker", cfg.P2P.Moniker, "p2p", host.Addrs(),
-		"rest", cfg.REST.Listen, "metrics", cfg.Metrics.Listen, "genesis", params.Genesis.String()[:16], "log_seq", n.Log().LastSeq())
+
+	listenAddr := ""
+	if host != nil {
+		listenAddr = firstOf(host.Addrs())
+		log.Info("node started", "peer", self.String(), "moniker", cfg.P2P.Moniker, "p2p", host.Addrs(),
+			"rest", cfg.REST.Listen, "metrics", cfg.Metrics.Listen, "genesis", params.Genesis.String()[:16], "log_seq", n.Log().LastSeq())
+	} else {
+		listenAddr = cfg.P2P.Listen[0] + "/p2p/" + self.String()
+		log.Info("replica started: following until raft makes it lead", "peer", self.String(), "moniker", cfg.P2P.Moniker,
+			"raft_id", cfg.Raft.ID, "raft_bind", cfg.Raft.Bind, "replicas", cfg.Raft.Replicas,
+			"rest", cfg.REST.Listen, "metrics", cfg.Metrics.Listen, "genesis", params.Genesis.String()[:16], "log_seq", n.Log().LastSeq())
+	}
 
 	var wg sync.WaitGroup
 	goRun := func(name string, fn func(context.Context) error) {
@@ -155,37 +188,45 @@ func Run(ctx context.Context, home string, cfg Config, log *slog.Logger) error {
 			}
 		}()
 	}
-	goRun("receive", d.receiveLoop)
-	goRun("send", d.sendLoop)
-	goRun("clock", d.clockLoop)
-	goRun("chain", func(ctx context.Context) error { return d.watchChain(ctx, params) })
 	goRun("metrics follower", m.Run)
 	if cfg.TSS.PreParamsPool > 0 {
 		goRun("pre-parameters", func(ctx context.Context) error { return fillPool(ctx, shares, cfg.TSS.PreParamsPool, log) })
 	}
 	var servers []*http.Server
-	info := api.Info{Moniker: cfg.P2P.Moniker, Version: Version, ListenAddr: firstOf(host.Addrs()), RestAddr: cfg.REST.Listen,
+	info := api.Info{Moniker: cfg.P2P.Moniker, Version: Version, ListenAddr: listenAddr, RestAddr: cfg.REST.Listen,
 		Network: params.Network, GenesisHash: params.Genesis.String()}
 	if restListener != nil {
-		handler := api.New(n, info, api.Options{Connected: host.ConnectedPeers, Ready: d.ready, Logger: log.With("part", "rest")})
-		servers = append(servers, serve(restListener, handler, log))
+		opts := api.Options{Connected: d.connectedPeers, Ready: d.ready, Logger: log.With("part", "rest")}
+		if rep != nil {
+			opts.Raft = rep.replica.Status
+		}
+		servers = append(servers, serve(restListener, api.New(n, info, opts), log))
 	}
 	if metricsListener != nil {
 		servers = append(servers, serve(metricsListener, m.Handler(reg), log))
 	}
 
-	<-ctx.Done()
-	log.Info("stopping")
-	for _, s := range servers {
-		shutdownCtx, done := context.WithTimeout(context.Background(), 2*time.Second)
-		_ = s.Shutdown(shutdownCtx)
-		done()
+	var runErr error
+	if rep == nil {
+		duties := d.startDuties(host, send)
+		<-ctx.Done()
+		log.Info("stopping")
+		stopServers(servers)
+		duties.stop()
+	} else {
+		d.replica = rep.replica
+		runErr = d.followOrLead(ctx, n, rep)
+		log.Info("stopping")
+		stopServers(servers)
+		cancel()
 	}
-	host.Close()
 	wg.Wait()
 	d.broadcasts.Wait()
-	stopErr := n.Stop()
-	if err := d.failure(); err != nil {
+	stopErr := n.Stop() // a leading replica records its sessions as interrupted through raft
+	if rep != nil {
+		stopErr = errors.Join(stopErr, rep.close())
+	}
+	if err := errors.Join(runErr, d.failure()); err != nil {
 		return err
 	}
 	if stopErr != nil {
@@ -195,15 +236,101 @@ func Run(ctx context.Context, home string, cfg Config, log *slog.Logger) error {
 	return nil
 }
 
+func stopServers(servers []*http.Server) {
+	for _, s := range servers {
+		shutdownCtx, done := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = s.Shutdown(shutdownCtx)
+		done()
+	}
+}
+
+// openHost starts the node's libp2p host, and the send function its
+// messages go through (the host's, or a byzantine behaviour's).
+func (d *daemon) openHost() (*net.Host, func(events.Signed) error, error) {
+	host, err := net.NewHost(d.ctx, net.HostConfig{
+		Identity: d.identity, Listen: d.cfg.P2P.Listen, Peers: d.cfg.P2P.Peers,
+		Network:  hex.EncodeToString(d.params.Genesis[:8]),
+		Validate: net.Validate, Admit: d.admits, Welcome: d.welcomes, Deliver: d.deliver, Registerer: d.reg, Logger: d.log.With("part", "p2p"),
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("[p2p] %w", err)
+	}
+	send := host.Send
+	if b := os.Getenv(ByzantineEnv); b != "" {
+		if send, err = byzantine(b, d.identity, host.Send, d.log); err != nil {
+			host.Close()
+			return nil, nil, err
+		}
+	}
+	return host, send, nil
+}
+
+// duties are the goroutines that make input events or send: on a single
+// node for the whole run, on a replica while it leads.
+type duties struct {
+	host   *net.Host
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	// lost is closed when a loop found the lead lost (events.ErrNotLeader)
+	lost     chan struct{}
+	lostOnce sync.Once
+}
+
+// startDuties runs the node's receive, send, clock and chain loops on host.
+func (d *daemon) startDuties(host *net.Host, send func(events.Signed) error) *duties {
+	ctx, cancel := context.WithCancel(d.ctx)
+	s := &duties{host: host, cancel: cancel, lost: make(chan struct{})}
+	d.host.Store(host)
+	goRun := func(name string, fn func(context.Context) error) {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			err := fn(ctx)
+			switch {
+			case errors.Is(err, events.ErrNotLeader):
+				s.lostOnce.Do(func() { close(s.lost) })
+			case err != nil && ctx.Err() == nil:
+				d.log.Error(name+" stopped", "err", err)
+				d.fail(fmt.Errorf("%s: %w", name, err))
+				d.cancel()
+			}
+		}()
+	}
+	goRun("receive", d.receiveLoop)
+	goRun("send", func(ctx context.Context) error { return d.sendLoop(ctx, send) })
+	goRun("clock", d.clockLoop)
+	goRun("chain", func(ctx context.Context) error {
+		d.chainClient.After = readCursor(d.home)
+		return d.watchChain(ctx, d.params)
+	})
+	return s
+}
+
+// stop ends the duties' loops and closes their host (first, so sends
+// blocked on a peer return), and waits for them.
+func (s *duties) stop() {
+	s.cancel()
+	s.host.Close()
+	s.wg.Wait()
+}
+
 // daemon is the shell around one node: its queues and outside parts.
 type daemon struct {
-	log    *slog.Logger
-	node   atomic.Pointer[node.Node]
-	host   *net.Host
-	send   func(events.Signed) error // the host's, or a byzantine behaviour's
-	chain  chain.Chain
-	inbox  chan events.Signed
-	outbox chan events.Signed
+	log      *slog.Logger
+	node     atomic.Pointer[node.Node]
+	host     atomic.Pointer[net.Host] // nil while a replica follows
+	replica  *ha.Replica              // nil on a single node
+	chain    chain.Chain
+	inbox    chan events.Signed
+	outbox   chan events.Signed
+	home     string
+	cfg      Config
+	params   events.Params
+	identity crypto.PrivKey
+	reg      *prometheus.Registry
+	// chainClient is chain's devchain client: its cursor is set anew at
+	// each start of the duties
+	chainClient *devchain.Client
 
 	dropped atomic.Uint64 // received messages the inbox had no room for
 	ticked  atomic.Bool
@@ -212,8 +339,9 @@ type daemon struct {
 	docs map[events.Hash]chain.SignedTx // signing sessions' docs, by session
 	err  error
 
-	ctx        context.Context // the run's; ends at stop
-	broadcasts sync.WaitGroup  // broadcasts under way
+	ctx        context.Context    // the run's; ends at stop
+	cancel     context.CancelFunc // ends the run (a failure)
+	broadcasts sync.WaitGroup     // broadcasts under way
 }
 
 func (d *daemon) fail(err error) {
@@ -293,7 +421,7 @@ func (d *daemon) publish(m events.Signed) {
 // sendLoop hands the node's messages to the transport. Gossip goes out
 // in order from here; a point-to-point tss message goes to a queue of its
 // recipient's, so a slow or unreachable peer delays only what is for it.
-func (d *daemon) sendLoop(ctx context.Context) error {
+func (d *daemon) sendLoop(ctx context.Context, send func(events.Signed) error) error {
 	queues := map[events.PeerID]chan events.Signed{}
 	for {
 		select {
@@ -302,7 +430,7 @@ func (d *daemon) sendLoop(ctx context.Context) error {
 		case m := <-d.outbox:
 			to, direct := recipient(&m)
 			if !direct {
-				if err := d.send(m); err != nil && ctx.Err() == nil {
+				if err := send(m); err != nil && ctx.Err() == nil {
 					d.log.Debug("send failed", "type", m.Type, "err", err)
 				}
 				continue
@@ -311,7 +439,7 @@ func (d *daemon) sendLoop(ctx context.Context) error {
 			if !ok {
 				q = make(chan events.Signed, 1024)
 				queues[to] = q
-				go d.sendDirect(ctx, to, q)
+				go d.sendDirect(ctx, send, to, q)
 			}
 			select {
 			case q <- m:
@@ -323,13 +451,13 @@ func (d *daemon) sendLoop(ctx context.Context) error {
 }
 
 // sendDirect sends one recipient's point-to-point messages in order.
-func (d *daemon) sendDirect(ctx context.Context, to events.PeerID, q <-chan events.Signed) {
+func (d *daemon) sendDirect(ctx context.Context, send func(events.Signed) error, to events.PeerID, q <-chan events.Signed) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case m := <-q:
-			if err := d.send(m); err != nil && ctx.Err() == nil {
+			if err := send(m); err != nil && ctx.Err() == nil {
 				d.log.Debug("direct send failed", "to", to.Short(), "err", err)
 			}
 		}
@@ -348,13 +476,19 @@ func recipient(m *events.Signed) (events.PeerID, bool) {
 	return msg.To[0], true
 }
 
-// clockLoop ticks the node every second of the wall clock.
+// clockLoop ticks the node every second of the wall clock. A replica
+// that lost the lead (events.ErrNotLeader) stops quietly: the leadership
+// loop makes it follow.
 func (d *daemon) clockLoop(ctx context.Context) error {
 	ticker := time.NewTicker(time.Second)
 	defer ticker.Stop()
 	n := d.node.Load()
 	for {
 		if err := n.Tick(time.Now()); err != nil {
+			if errors.Is(err, events.ErrNotLeader) && d.replica != nil {
+				d.log.Info("clock stopped: this replica does not lead", "err", err)
+				return events.ErrNotLeader
+			}
 			return fmt.Errorf("tick: %w", err)
 		}
 		d.ticked.Store(true)
@@ -371,7 +505,7 @@ func (d *daemon) clockLoop(ctx context.Context) error {
 func (d *daemon) watchChain(ctx context.Context, params events.Params) error {
 	n := d.node.Load()
 	err := d.chain.Watch(ctx, func(ev events.Event) {
-		if err := n.Record(ev); err != nil && ctx.Err() == nil {
+		if err := n.Record(ev); err != nil && ctx.Err() == nil && !errors.Is(err, events.ErrNotLeader) {
 			d.log.Error("chain fact not recorded", "kind", ev.Kind().String(), "err", err)
 		}
 	}, func(kv events.KVEntry) {
@@ -379,7 +513,7 @@ func (d *daemon) watchChain(ctx context.Context, params events.Params) error {
 		// handed over again (a restart) gets the same nonce and id.
 		start := sha512.Sum512_256(kv.Intent)
 		events.MineIntentPoW(params, &kv, binary.BigEndian.Uint64(start[:8]))
-		if err := n.SendIntent(kv); err != nil && ctx.Err() == nil {
+		if err := n.SendIntent(kv); err != nil && ctx.Err() == nil && !errors.Is(err, events.ErrNotLeader) {
 			d.log.Warn("intent not sent", "err", err)
 		}
 	})
@@ -469,13 +603,31 @@ func readCursor(home string) uint64 {
 	return after
 }
 
-// ready: the node has ticked and has a peer.
+// ready: the node has ticked and has a peer. A replica that follows is
+// ready as a reader once it knows its leader: it serves every read from
+// the log raft replicates to it, so a load balancer may send reads its
+// way; it is not ready while no leader is known (an election, or cut off
+// from the others), when its state may be stale for good.
 func (d *daemon) ready() error {
+	if d.replica != nil && d.host.Load() == nil {
+		if st := d.replica.Status(); st.LeaderID == "" {
+			return fmt.Errorf("raft replica %s (%s) knows no leader", st.ID, st.Role)
+		}
+		return nil
+	}
 	if !d.ticked.Load() {
 		return errors.New("the clock has not ticked yet")
 	}
-	if len(d.host.ConnectedPeers()) == 0 {
+	if len(d.connectedPeers()) == 0 {
 		return errors.New("no peer connected")
+	}
+	return nil
+}
+
+// connectedPeers are the host's connected peers (none without a host).
+func (d *daemon) connectedPeers() []events.PeerID {
+	if h := d.host.Load(); h != nil {
+		return h.ConnectedPeers()
 	}
 	return nil
 }

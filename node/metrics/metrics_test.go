@@ -12,9 +12,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/metanode/metanode/events"
 	"github.com/metanode/metanode/events/eventstest"
+	"github.com/metanode/metanode/ha"
 	"github.com/metanode/metanode/node"
 	"github.com/metanode/metanode/node/internal/nodetest"
 	"github.com/metanode/metanode/node/metrics"
@@ -199,5 +201,28 @@ func TestRunEndsWhenTheLogCloses(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not end when the log closed")
+	}
+}
+
+// TestRaftMetrics: an HA replica's raft state and commit latencies.
+func TestRaftMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	r := metrics.NewRaft(reg)
+	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	if s := scrape(t, h); s["metanode_raft_commit_seconds_count"] != 0 || len(s) == 0 {
+		t.Fatalf("before Attach: %v", s)
+	}
+	r.Attach(func() ha.Status {
+		return ha.Status{ID: "a", Role: "leader", LeaderID: "a", Term: 4, CommitIndex: 12, LogApplied: 9, LeaderChanges: 2}
+	})
+	r.ObserveCommit(3 * time.Millisecond)
+	s := scrape(t, h)
+	for series, want := range map[string]float64{
+		"metanode_raft_leader": 1, "metanode_raft_term": 4, "metanode_raft_apply_lag": 3, "metanode_raft_leader_changes_total": 2,
+		`metanode_raft_role{role="leader"}`: 1, `metanode_raft_role{role="follower"}`: 0, "metanode_raft_commit_seconds_count": 1,
+	} {
+		if s[series] != want {
+			t.Errorf("%s = %v, want %v", series, s[series], want)
+		}
 	}
 }
