@@ -64,6 +64,13 @@ func (n *Node) keepShare(key *events.KeyPublished, made *keygen.LocalPartySaveDa
 	return nil
 }
 
+// CheckErasure runs the erasure check now: shares may have come back (an
+// HA replica installed a snapshot holding one it had erased).
+func (n *Node) CheckErasure() {
+	n.eraseDue.Store(true)
+	n.eraseIfDue()
+}
+
 // eraseIfDue runs the erasure check if the current key changed, or a
 // share was kept, since the last one; called after the lock is released.
 func (n *Node) eraseIfDue() {

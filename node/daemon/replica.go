@@ -14,6 +14,7 @@ import (
 	"github.com/metanode/metanode/ha"
 	"github.com/metanode/metanode/node"
 	"github.com/metanode/metanode/node/metrics"
+	"github.com/metanode/metanode/tss"
 )
 
 // An HA replica (DESIGN.md, point 5) follows the log raft replicates
@@ -21,9 +22,11 @@ import (
 // p2p host, the clock, the chain watcher, the receive and send loops)
 // under a context of their own, which ends when it loses the lead.
 //
-// Known gap: a keygen or regroup that this replica leads writes the new
-// share into its own share store only (HOME/shares); the other replicas
-// hold none of the new key until an operator copies shares/ to them.
+// A keygen or regroup that this replica leads seals the new share in its
+// share store, which hands it to raft (ha.Replica.PutFile): every
+// replica writes it into its own HOME/shares, and raft's snapshots carry
+// the shares held, so a replica that takes over holds the current key's
+// share.
 
 // leadBarrier bounds a new leader's wait for every committed entry to be
 // in its log before it runs.
@@ -42,7 +45,7 @@ type replicaParts struct {
 // openReplica opens the replica's event log (HOME/log) and its raft
 // member (HOME/raft). raft's own log lines go to stderr as JSON, warnings
 // and errors only.
-func openReplica(home string, rc RaftConfig, observe func(int, time.Duration), reg prometheus.Registerer) (*replicaParts, error) {
+func openReplica(home string, rc RaftConfig, observe func(int, time.Duration), reg prometheus.Registerer, shares *tss.ShareStore, restored func()) (*replicaParts, error) {
 	// a port in use is refused before anything is written
 	l, err := listen("[raft] bind", rc.Bind)
 	if err != nil {
@@ -55,13 +58,24 @@ func openReplica(home string, rc RaftConfig, observe func(int, time.Duration), r
 	}
 	rm := metrics.NewRaft(reg)
 	replica, err := ha.Open(ha.Config{ID: rc.ID, Bind: rc.Bind, Others: rc.Members(), Dir: filepath.Join(home, RaftDir), Store: store,
-		LogOutput: os.Stderr, LogLevel: "warn", ObserveCommit: rm.ObserveCommit})
+		LogOutput: os.Stderr, LogLevel: "warn", ObserveCommit: rm.ObserveCommit,
+		Files: ha.DirFiles{Dir: shares.Dir(), Suffix: tss.ShareSuffix}, Restored: restored})
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
 	rm.Attach(replica.Status)
+	shares.ReplicateWith(replica.PutFile)
 	return &replicaParts{store: store, replica: replica}, nil
+}
+
+// checkErasure runs the node's erasure check after raft installed a
+// snapshot, whose shares may include one this replica had erased (in the
+// background: the FSM must not wait on argon2id).
+func (d *daemon) checkErasure() {
+	if n := d.node.Load(); n != nil {
+		go n.CheckErasure()
+	}
 }
 
 // close stops raft, then closes the log its FSM writes.

@@ -148,7 +148,7 @@ func Run(ctx context.Context, home string, cfg Config, log *slog.Logger) error {
 	}
 	var rep *replicaParts
 	if cfg.Raft.Enabled() {
-		if rep, err = openReplica(home, cfg.Raft, commits.Observe, reg); err != nil {
+		if rep, err = openReplica(home, cfg.Raft, commits.Observe, reg, shares, d.checkErasure); err != nil {
 			return err
 		}
 		nodeCfg.Replicated = &node.Replicated{Store: rep.store, Log: rep.replica}
