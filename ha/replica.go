@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -29,6 +30,11 @@ const (
 	DefaultTrailingLogs      = 1024
 	// applyTimeout bounds the wait to hand an entry to raft.
 	applyTimeout = 5 * time.Second
+	// logCacheSize recent entries are kept in memory: the leader sends
+	// them to the followers, and every replica hands them to its FSM,
+	// without reading them back from raft.db (bench raft, 256 appenders:
+	// +15-30% events/s in interleaved runs; no change at 64).
+	logCacheSize = 1024
 )
 
 // Member is one replica of the node: its raft id and address.
@@ -66,6 +72,8 @@ type Replica struct {
 	transport *raft.NetworkTransport
 	boltStore *raftboltdb.BoltStore
 	notify    chan bool
+	stopped   chan struct{} // closed once raft has shut down
+	stopOnce  sync.Once
 
 	leaderChanges atomic.Uint64
 	commitNanos   atomic.Int64 // the last leader append's commit latency
@@ -85,7 +93,7 @@ func Open(cfg Config) (*Replica, error) {
 	if cfg.LogOutput == nil {
 		logger = hclog.NewNullLogger()
 	}
-	r := &Replica{cfg: cfg, fsm: &fsm{store: cfg.Store}, notify: make(chan bool, 64)}
+	r := &Replica{cfg: cfg, fsm: &fsm{store: cfg.Store}, notify: make(chan bool, 64), stopped: make(chan struct{})}
 	var err error
 	fail := func(e error) (*Replica, error) {
 		r.closeParts()
@@ -128,7 +136,11 @@ func Open(cfg Config) (*Replica, error) {
 			return fail(fmt.Errorf("raft bootstrap: %w", err))
 		}
 	}
-	if r.raft, err = raft.NewRaft(conf, r.fsm, r.boltStore, r.boltStore, snaps, r.transport); err != nil {
+	logs, err := raft.NewLogCache(logCacheSize, r.boltStore)
+	if err != nil {
+		return fail(fmt.Errorf("raft log cache: %w", err))
+	}
+	if r.raft, err = raft.NewRaft(conf, r.fsm, logs, r.boltStore, snaps, r.transport); err != nil {
 		return fail(fmt.Errorf("raft: %w", err))
 	}
 	return r, nil
@@ -170,7 +182,7 @@ func (r *Replica) Append(evs ...events.Event) (uint64, error) {
 	}
 	began := time.Now()
 	f := r.raft.Apply(data, applyTimeout)
-	if err := f.Error(); err != nil {
+	if err := r.wait(f); err != nil {
 		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) || errors.Is(err, raft.ErrRaftShutdown) ||
 			errors.Is(err, raft.ErrEnqueueTimeout) || errors.Is(err, raft.ErrLeadershipTransferInProgress) {
 			return 0, fmt.Errorf("%w: %v", events.ErrNotLeader, err)
@@ -185,6 +197,27 @@ func (r *Replica) Append(evs ...events.Event) (uint64, error) {
 	return res.first, res.err
 }
 
+// wait returns a future's error, or ErrRaftShutdown once the replica is
+// closed: raft drops an entry still queued for its leader loop (the
+// buffered apply channel) or for its FSM when it shuts down, and never
+// answers its future (whose waiter, here, then stays blocked: one
+// goroutine per dropped entry, only at a shutdown).
+func (r *Replica) wait(f raft.Future) error {
+	errc := make(chan error, 1)
+	go func() { errc <- f.Error() }()
+	select {
+	case err := <-errc:
+		return err
+	case <-r.stopped:
+		select {
+		case err := <-errc:
+			return err
+		default:
+			return raft.ErrRaftShutdown
+		}
+	}
+}
+
 // Leadership reports this replica's gains (true) and losses (false) of
 // the lead, in order (a buffered NotifyCh: raft's LeaderCh drops them).
 func (r *Replica) Leadership() <-chan bool { return r.notify }
@@ -195,8 +228,8 @@ func (r *Replica) NoteLeaderChange() { r.leaderChanges.Add(1) }
 // Barrier returns once every entry committed before it is in this
 // replica's log: a new leader's first step.
 func (r *Replica) Barrier(timeout time.Duration) error {
-	if err := r.raft.Barrier(timeout).Error(); err != nil {
-		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+	if err := r.wait(r.raft.Barrier(timeout)); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) || errors.Is(err, raft.ErrRaftShutdown) {
 			return fmt.Errorf("%w: %v", events.ErrNotLeader, err)
 		}
 		return err
@@ -264,6 +297,7 @@ func (r *Replica) Close() error {
 	if r.raft != nil {
 		err = r.raft.Shutdown().Error()
 	}
+	r.stopOnce.Do(func() { close(r.stopped) })
 	return errors.Join(err, r.closeParts())
 }
 
