@@ -35,14 +35,50 @@ type LogResult struct {
 // per Append, to a new log under dir, then writes the same records with
 // raw bbolt transactions of the mean batch size the store reached.
 func Log(dir string, count, appenders int) (LogResult, error) {
-	res := LogResult{Events: count, Appenders: appenders, GoalEventsPerSec: 50_000, GoalP99AppendMs: 10}
-	store, err := events.Open(filepath.Join(dir, "store"), events.Options{})
+	evs := eventstest.Pings(count, 20)
+	res, err := logAppends(filepath.Join(dir, "store"), evs, appenders)
+	if err != nil {
+		return res, err
+	}
+	batch := max(1, int(math.Round(res.MeanBatch)))
+	limit, err := rawBolt(filepath.Join(dir, "raw.db"), evs, batch)
+	if err != nil {
+		return res, err
+	}
+	res.LimitEventsPerSec = limit
+	res.Ratio = res.EventsPerSec / limit
+	return res, nil
+}
+
+// logAppends appends evs to a new log in dir from appenders goroutines,
+// one event per Append: Log's figure without its raw bbolt limit.
+func logAppends(dir string, evs []events.Event, appenders int) (LogResult, error) {
+	res := LogResult{Events: len(evs), Appenders: appenders, GoalEventsPerSec: 50_000, GoalP99AppendMs: 10}
+	store, err := events.Open(dir, events.Options{})
 	if err != nil {
 		return res, err
 	}
 	defer store.Close()
-	evs := eventstest.Pings(count, 20)
+	elapsed, latencies, err := appendAll(len(evs), appenders, func(i int) error {
+		_, err := store.Append(evs[i])
+		return err
+	})
+	if err != nil {
+		return res, err
+	}
+	stats := store.Stats()
+	res.EventsPerSec = float64(len(evs)) / elapsed.Seconds()
+	res.MeanBatch = float64(stats.Events) / float64(stats.Commits)
+	res.P50AppendMs = ms(percentile(latencies, 0.50))
+	res.P99AppendMs = ms(percentile(latencies, 0.99))
+	return res, nil
+}
 
+// appendAll calls appendOne for every index below count from appenders
+// goroutines, each taking the next index in turn, and returns how long
+// they all took and each call's latency, sorted. It stops at the first
+// error.
+func appendAll(count, appenders int, appendOne func(i int) error) (time.Duration, []time.Duration, error) {
 	var next atomic.Int64
 	latencies := make([][]time.Duration, appenders)
 	errs := make(chan error, appenders)
@@ -58,8 +94,9 @@ func Log(dir string, count, appenders int) (LogResult, error) {
 					return
 				}
 				t0 := time.Now()
-				if _, err := store.Append(evs[i]); err != nil {
+				if err := appendOne(int(i)); err != nil {
 					errs <- err
+					next.Store(int64(count)) // the others stop too
 					return
 				}
 				latencies[w] = append(latencies[w], time.Since(t0))
@@ -70,24 +107,11 @@ func Log(dir string, count, appenders int) (LogResult, error) {
 	elapsed := time.Since(start)
 	close(errs)
 	if err := <-errs; err != nil {
-		return res, err
+		return elapsed, nil, err
 	}
-	stats := store.Stats()
-	res.EventsPerSec = float64(count) / elapsed.Seconds()
-	res.MeanBatch = float64(stats.Events) / float64(stats.Commits)
 	all := slices.Concat(latencies...)
 	slices.Sort(all)
-	res.P50AppendMs = ms(percentile(all, 0.50))
-	res.P99AppendMs = ms(percentile(all, 0.99))
-
-	batch := max(1, int(math.Round(res.MeanBatch)))
-	limit, err := rawBolt(filepath.Join(dir, "raw.db"), evs, batch)
-	if err != nil {
-		return res, err
-	}
-	res.LimitEventsPerSec = limit
-	res.Ratio = res.EventsPerSec / limit
-	return res, nil
+	return elapsed, all, nil
 }
 
 // rawBolt writes the records the store would write, batch per bbolt

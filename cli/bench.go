@@ -36,6 +36,27 @@ func benchCommand() *cli.Command {
 				},
 			},
 			{
+				Name:  "raft",
+				Usage: "appends committed by 3 replicas over raft on loopback vs one node's log; failover after killing the leader vs the election timeout",
+				Flags: []cli.Flag{jsonFlag(), dirFlag,
+					&cli.IntFlag{Name: "count", Value: bench.DefaultRaftCount, Usage: "events to append (and to one node's log, for the reference)", EnvVars: envName("bench-count")},
+					&cli.IntFlag{Name: "appenders", Value: bench.DefaultRaftAppenders, Usage: "concurrent appending goroutines, one event per append", EnvVars: envName("bench-appenders")},
+					&cli.IntFlag{Name: "kills", Value: bench.DefaultRaftKills, Usage: "leaders to kill, one at a time", EnvVars: envName("bench-kills")},
+					&cli.IntFlag{Name: "load", Value: bench.DefaultRaftLoadPerSec, Usage: "background appends per second during the kills", EnvVars: envName("bench-load")},
+				},
+				Action: func(c *cli.Context) error {
+					return withScratch(c, func(dir string) (any, error) {
+						res, err := bench.Raft(bench.RaftOptions{Dir: dir, Count: c.Int("count"), Appenders: c.Int("appenders"), Kills: c.Int("kills"), LoadPerSec: c.Int("load")})
+						if err == nil && !c.Bool("json") {
+							fmt.Fprintf(c.App.Writer, "replicated  %.0f events/s (p50 %.2f ms, p99 %.2f ms; %d replicas, %d appenders, %.1f events/apply)   one node %.0f events/s (p50 %.2f ms, p99 %.2f ms)   goal: >= %.0f events/s\nfailover    p50 %.0f ms, max %.0f ms (%d kills, %d appends in the background)   election timeout %.0f ms   goal: <= %.0f ms\n",
+								res.EventsPerSec, res.P50CommitMs, res.P99CommitMs, res.Replicas, res.Appenders, res.EventsPerApply, res.ReferenceEventsPerSec, res.ReferenceP50CommitMs, res.ReferenceP99CommitMs, res.GoalEventsPerSec,
+								res.FailoverP50Ms, res.FailoverMaxMs, res.Kills, res.LoadAppends, res.ElectionTimeoutMs, res.GoalFailoverMs)
+						}
+						return res, err
+					})
+				},
+			},
+			{
 				Name:  "pings",
 				Usage: "CPU of validation, admission and durable logging of pings from a large peer list (one ping per 3 s each)",
 				Flags: []cli.Flag{jsonFlag(), dirFlag,

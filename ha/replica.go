@@ -30,6 +30,11 @@ const (
 	DefaultTrailingLogs      = 1024
 	// applyTimeout bounds the wait to hand an entry to raft.
 	applyTimeout = 5 * time.Second
+	// logCacheSize recent entries are kept in memory: the leader sends
+	// them to the followers, and every replica hands them to its FSM,
+	// without reading them back from raft.db (bench raft, 256 appenders:
+	// +15-30% events/s in interleaved runs; no change at 64).
+	logCacheSize = 1024
 )
 
 // Member is one replica of the node: its raft id and address.
@@ -151,7 +156,11 @@ func Open(cfg Config) (*Replica, error) {
 			return fail(fmt.Errorf("raft bootstrap: %w", err))
 		}
 	}
-	if r.raft, err = raft.NewRaft(conf, r.fsm, r.boltStore, r.boltStore, snaps, r.transport); err != nil {
+	logs, err := raft.NewLogCache(logCacheSize, r.boltStore)
+	if err != nil {
+		return fail(fmt.Errorf("raft log cache: %w", err))
+	}
+	if r.raft, err = raft.NewRaft(conf, r.fsm, logs, r.boltStore, snaps, r.transport); err != nil {
 		return fail(fmt.Errorf("raft: %w", err))
 	}
 	return r, nil
@@ -224,6 +233,27 @@ func (r *Replica) PutFile(name string, data []byte) error {
 	return res.err
 }
 
+// wait returns a future's error, or ErrRaftShutdown once the replica is
+// closed: raft drops an entry still queued for its leader loop (the
+// buffered apply channel) or for its FSM when it shuts down, and never
+// answers its future (whose waiter, here, then stays blocked: one
+// goroutine per dropped entry, only at a shutdown).
+func (r *Replica) wait(f raft.Future) error {
+	errc := make(chan error, 1)
+	go func() { errc <- f.Error() }()
+	select {
+	case err := <-errc:
+		return err
+	case <-r.closed:
+		select {
+		case err := <-errc:
+			return err
+		default:
+			return raft.ErrRaftShutdown
+		}
+	}
+}
+
 // apply proposes one entry and waits for the FSM's answer to it.
 func (r *Replica) apply(data []byte) (applyResult, error) {
 	select {
@@ -232,17 +262,7 @@ func (r *Replica) apply(data []byte) (applyResult, error) {
 	default:
 	}
 	f := r.raft.Apply(data, applyTimeout)
-	// raft's apply queue is buffered: an entry queued as raft shuts down
-	// is never answered, so a close ends the wait too
-	answer := make(chan error, 1)
-	go func() { answer <- f.Error() }()
-	var err error
-	select {
-	case err = <-answer:
-	case <-r.closed:
-		err = raft.ErrRaftShutdown
-	}
-	if err != nil {
+	if err := r.wait(f); err != nil {
 		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) || errors.Is(err, raft.ErrRaftShutdown) ||
 			errors.Is(err, raft.ErrEnqueueTimeout) || errors.Is(err, raft.ErrLeadershipTransferInProgress) {
 			return applyResult{}, fmt.Errorf("%w: %v", events.ErrNotLeader, err)
@@ -266,8 +286,8 @@ func (r *Replica) NoteLeaderChange() { r.leaderChanges.Add(1) }
 // Barrier returns once every entry committed before it is in this
 // replica's log: a new leader's first step.
 func (r *Replica) Barrier(timeout time.Duration) error {
-	if err := r.raft.Barrier(timeout).Error(); err != nil {
-		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+	if err := r.wait(r.raft.Barrier(timeout)); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) || errors.Is(err, raft.ErrRaftShutdown) {
 			return fmt.Errorf("%w: %v", events.ErrNotLeader, err)
 		}
 		return err

@@ -289,3 +289,43 @@ func TestSharesReachEveryReplica(t *testing.T) {
 		t.Fatalf("restored replica: share %q, %v", got, err)
 	}
 }
+
+// A replica killed while appends are queued in raft (its buffered apply
+// channel, its FSM's queue) answers every one of them: raft drops such
+// entries at shutdown without answering their futures.
+func TestAppendsReturnWhenTheLeaderIsClosed(t *testing.T) {
+	c := newTestCluster(t, 3, nil)
+	c.appendTicks(0, 1)
+	leader := c.replicas[c.leader()]
+	const appenders = 64
+	started := make(chan struct{}, appenders)
+	returned := make(chan error, appenders)
+	for w := range appenders {
+		go func() {
+			for k := 0; ; k++ {
+				if k == 1 {
+					started <- struct{}{}
+				}
+				if _, err := leader.Append(&events.Tick{Time: events.Time(1000*w + k)}); err != nil {
+					returned <- err
+					return
+				}
+			}
+		}()
+	}
+	for range appenders {
+		<-started
+	}
+	c.stop(c.leader())
+	timeout := time.After(10 * time.Second)
+	for range appenders {
+		select {
+		case err := <-returned:
+			if !errors.Is(err, events.ErrNotLeader) {
+				t.Fatalf("an append to a closed leader: %v, want ErrNotLeader", err)
+			}
+		case <-timeout:
+			t.Fatal("appends to a closed leader hang")
+		}
+	}
+}
