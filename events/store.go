@@ -282,17 +282,55 @@ type Encoded struct {
 // crash, RaftApplied says which entries the log holds already, so none
 // is appended twice. Like Append, it returns the first event's seq.
 func (s *Store) AppendReplicated(index uint64, evs []Encoded) (first uint64, err error) {
+	req, err := s.replicatedRequest(index, evs)
+	if err != nil {
+		return 0, err
+	}
+	return s.submit(req)
+}
+
+// AppendReplicatedAsync queues what AppendReplicated writes and returns
+// at once; the returned channel gets its result when it is durable.
+// Requests are written in the order they are queued, so an FSM can hand
+// over its next batch while the last is being synced, and one fsync
+// covers several.
+func (s *Store) AppendReplicatedAsync(index uint64, evs []Encoded) <-chan AppendResult {
+	out := make(chan AppendResult, 1)
+	req, err := s.replicatedRequest(index, evs)
+	if err == nil {
+		err = s.enter()
+	}
+	if err != nil {
+		out <- AppendResult{Err: err}
+		return out
+	}
+	s.appends <- req
+	go func() {
+		res := <-req.done
+		s.inflight.Done()
+		out <- AppendResult{First: res.first, Err: res.err}
+	}()
+	return out
+}
+
+// AppendResult is an asynchronous append's outcome.
+type AppendResult struct {
+	First uint64
+	Err   error
+}
+
+func (s *Store) replicatedRequest(index uint64, evs []Encoded) (*appendRequest, error) {
 	if len(evs) == 0 {
-		return 0, errors.New("append: no events")
+		return nil, errors.New("append: no events")
 	}
 	req := &appendRequest{applied: index, kinds: make([]Kind, len(evs)), bodies: make([][]byte, len(evs)), done: make(chan appendResult, 1)}
 	for i, ev := range evs {
 		if len(ev.Body) > MaxRecordBody {
-			return 0, fmt.Errorf("append: %s event of %d bytes exceeds the %d-byte limit", ev.Kind, len(ev.Body), MaxRecordBody)
+			return nil, fmt.Errorf("append: %s event of %d bytes exceeds the %d-byte limit", ev.Kind, len(ev.Body), MaxRecordBody)
 		}
 		req.kinds[i], req.bodies[i] = ev.Kind, ev.Body
 	}
-	return s.submit(req)
+	return req, nil
 }
 
 // RaftApplied is the raft index of the last replicated entry the log
@@ -304,21 +342,27 @@ func (s *Store) RaftApplied() uint64 {
 }
 
 func (s *Store) submit(req *appendRequest) (uint64, error) {
-	if s.readOnly {
-		return 0, ErrReadOnly
+	if err := s.enter(); err != nil {
+		return 0, err
 	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return 0, ErrClosed
-	}
-	s.inflight.Add(1)
-	s.mu.Unlock()
 	defer s.inflight.Done()
-
 	s.appends <- req
 	res := <-req.done
 	return res.first, res.err
+}
+
+// enter counts an append in flight (Close waits for it), or refuses it.
+func (s *Store) enter() error {
+	if s.readOnly {
+		return ErrReadOnly
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	s.inflight.Add(1)
+	return nil
 }
 
 // writeLoop is the single writer. Each pass takes every request queued so

@@ -22,13 +22,51 @@ type fsm struct {
 
 	mu    sync.Mutex
 	fatal error // the store refused a committed entry: the replica must stop
+	// last: the last append handed to the store. The FSM does not wait
+	// for its appends to be durable (raft hands over its next batch while
+	// the store syncs the last, and one fsync covers several); the store
+	// writes them in order, so waiting for the last waits for all: a
+	// snapshot, a restore, a file entry and a new leader's barrier do.
+	last *appendDone
+}
+
+// waitDurable waits until every append handed to the store is durable.
+func (f *fsm) waitDurable() {
+	f.mu.Lock()
+	last := f.last
+	f.mu.Unlock()
+	if last != nil {
+		<-last.done
+	}
 }
 
 // applyResult is the FSM's answer to one entry: the seq of its first
-// event, which the leader's Append returns.
+// event, which the leader's Append returns, once durable (durable: nil
+// for an answer known at once).
 type applyResult struct {
+	first   uint64
+	err     error
+	durable *appendDone
+}
+
+// appendDone is an asynchronous append's outcome, shared by the entries
+// of one batch.
+type appendDone struct {
+	done  chan struct{}
 	first uint64
 	err   error
+}
+
+// result waits until the entry's events are durable.
+func (r applyResult) result() (uint64, error) {
+	if r.durable == nil {
+		return r.first, r.err
+	}
+	<-r.durable.done
+	if r.durable.err != nil {
+		return 0, r.durable.err
+	}
+	return r.durable.first + r.first, nil
 }
 
 // errReplayed answers an entry the log holds already (raft hands entries
@@ -59,23 +97,28 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		if len(pending) == 0 {
 			return
 		}
-		first, err := f.store.AppendReplicated(last, pending)
-		if err != nil {
-			err = fmt.Errorf("replica's log refused committed entries up to %d: %w", last, err)
-			f.mu.Lock()
-			f.fatal = err
-			f.mu.Unlock()
-		}
-		next := first
-		for k, i := range waiting {
-			if err != nil {
-				out[i] = applyResult{err: err}
-				continue
+		done := &appendDone{done: make(chan struct{})}
+		result := f.store.AppendReplicatedAsync(last, pending)
+		f.mu.Lock()
+		f.last = done
+		f.mu.Unlock()
+		go func(last uint64) {
+			res := <-result
+			done.first, done.err = res.First, res.Err
+			if res.Err != nil {
+				done.err = fmt.Errorf("replica's log refused committed entries up to %d: %w", last, res.Err)
+				f.mu.Lock()
+				f.fatal = done.err
+				f.mu.Unlock()
 			}
-			out[i] = applyResult{first: next}
-			next += uint64(counts[k])
+			close(done.done)
+		}(last)
+		var offset uint64
+		for k, i := range waiting {
+			out[i] = applyResult{first: offset, durable: done}
+			offset += uint64(counts[k])
 		}
-		pending, waiting, counts = pending[:0], waiting[:0], counts[:0]
+		pending, waiting, counts = nil, waiting[:0], counts[:0]
 	}
 	for i, l := range logs {
 		if l.Type != raft.LogCommand {
@@ -87,6 +130,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		}
 		if len(l.Data) > 0 && l.Data[0] == fileVersion {
 			flush()
+			f.waitDurable()
 			out[i] = applyResult{err: f.putFile(l.Data)}
 			continue
 		}
@@ -136,6 +180,7 @@ func (f *fsm) failed() error {
 
 // Snapshot captures how far the log goes; Persist streams it.
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	f.waitDurable() // a snapshot covers what raft applied: durable first
 	if err := f.failed(); err != nil {
 		return nil, err
 	}
@@ -146,6 +191,7 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 // appended; those it holds are left alone.
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
+	f.waitDurable()
 	// a failure leaves a prefix of the snapshot's log, which raft's
 	// retry (or an older snapshot) completes
 	if err := restoreLog(f.store, f.files, rc); err != nil {

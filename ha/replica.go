@@ -205,12 +205,13 @@ func (r *Replica) Append(evs ...events.Event) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	first, err := res.result()
 	took := time.Since(began)
 	r.commitNanos.Store(int64(took))
 	if r.cfg.ObserveCommit != nil {
 		r.cfg.ObserveCommit(took)
 	}
-	return res.first, res.err
+	return first, err
 }
 
 // PutFile writes a file (a new share) on every replica through raft; it
@@ -292,6 +293,7 @@ func (r *Replica) Barrier(timeout time.Duration) error {
 		}
 		return err
 	}
+	r.fsm.waitDurable() // in the log, not only handed to it
 	return r.fsm.failed()
 }
 
