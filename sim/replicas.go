@@ -66,11 +66,10 @@ type replicaSet struct {
 	pending [][]events.Event
 	// sessions started by node 0 (StartSession), and its round messages
 	// published: (type, round) -> the body's hash
-	started      map[events.Hash]int
-	published    map[string]events.Hash
-	doubleSent   int
-	shares       map[events.Hash][]byte
-	failedLeader error
+	started    map[events.Hash]int
+	published  map[string]events.Hash
+	doubleSent int
+	shares     map[events.Hash][]byte
 }
 
 // ReplicaReport is what a replicated run saw.
