@@ -332,22 +332,26 @@ func (n *Node) restore(params events.Params) error {
 		return n.checkOwnLog(params)
 	}
 	if n.store.LastSeq() == 0 {
-		params.NodeID = n.id
-		if err := params.Validate(); err != nil {
-			return err
-		}
-		// A new log: the genesis, and the key the network starts on, in
-		// one append (a later open never adopts it again).
-		evs := []events.Event{&events.Genesis{Params: params}}
-		if n.cfg.GenesisKey != nil {
-			evs = append(evs, n.cfg.GenesisKey)
-		}
-		return n.recordAll(evs)
+		return n.writeGenesis(params)
 	}
 	if err := n.catchUp(); err != nil {
 		return fmt.Errorf("replay: %w", err)
 	}
 	return n.checkOwnLog(params)
+}
+
+// writeGenesis starts a new log: the genesis, and the key the network
+// starts on, in one append (a later open never adopts it again).
+func (n *Node) writeGenesis(params events.Params) error {
+	params.NodeID = n.id
+	if err := params.Validate(); err != nil {
+		return err
+	}
+	evs := []events.Event{&events.Genesis{Params: params}}
+	if n.cfg.GenesisKey != nil {
+		evs = append(evs, n.cfg.GenesisKey)
+	}
+	return n.recordAll(evs)
 }
 
 // checkOwnLog refuses a log of another network or another node.

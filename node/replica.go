@@ -52,16 +52,7 @@ func (n *Node) lead(fx *effects) error {
 		return err
 	}
 	if n.folded == 0 {
-		params := n.cfg.Params
-		params.NodeID = n.id
-		if err := params.Validate(); err != nil {
-			return err
-		}
-		evs := []events.Event{&events.Genesis{Params: params}}
-		if n.cfg.GenesisKey != nil {
-			evs = append(evs, n.cfg.GenesisKey)
-		}
-		if err := n.recordAll(evs); err != nil {
+		if err := n.writeGenesis(n.cfg.Params); err != nil {
 			return err
 		}
 	} else if err := n.checkOwnLog(n.cfg.Params); err != nil {
