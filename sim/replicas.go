@@ -185,13 +185,7 @@ func (l *killableLog) Append(evs ...events.Event) (uint64, error) {
 		armed = false
 	}
 	if armed && rs.flap {
-		first, err := l.r.Append(evs...)
-		if err == nil {
-			for i, ev := range evs {
-				body, _ := events.EncodeEvent(nil, ev)
-				rs.committed[first+uint64(i)] = sha512.Sum512_256(body)
-			}
-		}
+		l.append(evs)
 		rs.killIn, rs.flap = -1, false
 		rs.flaps++
 		rs.lostAt = time.Now()
@@ -201,16 +195,22 @@ func (l *killableLog) Append(evs ...events.Event) (uint64, error) {
 		l.s.kill(l.m)
 		return 0, fmt.Errorf("%w: killed", events.ErrNotLeader)
 	}
+	first, err := l.append(evs)
+	if armed {
+		l.s.kill(l.m)
+		return 0, fmt.Errorf("%w: killed after the commit", events.ErrNotLeader)
+	}
+	return first, err
+}
+
+// append appends through raft and notes what was committed where.
+func (l *killableLog) append(evs []events.Event) (uint64, error) {
 	first, err := l.r.Append(evs...)
 	if err == nil {
 		for i, ev := range evs {
 			body, _ := events.EncodeEvent(nil, ev)
-			rs.committed[first+uint64(i)] = sha512.Sum512_256(body)
+			l.s.replicas.committed[first+uint64(i)] = sha512.Sum512_256(body)
 		}
-	}
-	if armed {
-		l.s.kill(l.m)
-		return 0, fmt.Errorf("%w: killed after the commit", events.ErrNotLeader)
 	}
 	return first, err
 }
