@@ -2,6 +2,7 @@ package net
 
 import (
 	"errors"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -56,12 +57,35 @@ func newHostMetrics(reg prometheus.Registerer, peers func() float64) *hostMetric
 	m.received = register(reg, m.received)
 	m.dropped = register(reg, m.dropped)
 	m.sent = register(reg, m.sent)
-	register(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "metanode_p2p_peers_connected",
-		Help: "Peers with an open connection.",
-	}, peers))
+	// the gauge reads the newest host on the registry: an HA replica
+	// that leads again opens a new host, and the old one is closed
+	register(reg, newPeersGauge()).peers.Store(&peers)
 	return m
 }
+
+// peersGauge is metanode_p2p_peers_connected, reading the peers of the
+// host that registered it last.
+type peersGauge struct {
+	gauge prometheus.GaugeFunc
+	peers atomic.Pointer[func() float64]
+}
+
+func newPeersGauge() *peersGauge {
+	g := &peersGauge{}
+	g.gauge = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "metanode_p2p_peers_connected",
+		Help: "Peers with an open connection.",
+	}, func() float64 {
+		if peers := g.peers.Load(); peers != nil {
+			return (*peers)()
+		}
+		return 0
+	})
+	return g
+}
+
+func (g *peersGauge) Describe(ch chan<- *prometheus.Desc) { g.gauge.Describe(ch) }
+func (g *peersGauge) Collect(ch chan<- prometheus.Metric) { g.gauge.Collect(ch) }
 
 // register registers c, or returns the equal collector reg holds already.
 // Any other failure leaves c working but unexported.
